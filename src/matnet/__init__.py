@@ -1,0 +1,14 @@
+"""matnet: neural networks written and read as matrices.
+
+Conventions: a connection's weight matrix is ``(n_out, n_in)``; data has samples as
+rows, ``Z = X @ W.T + b``; the adjacency matrix has rows receiving and columns
+sending.  See the README and ``matnet.network`` for the rest.
+"""
+from . import activations, graph, init
+from .io import ModelFileError, load
+from .network import Connection, CycleError, Layer, Network, mlp
+
+__version__ = "0.1.0"
+
+__all__ = ["Network", "Layer", "Connection", "mlp", "load", "ModelFileError", "CycleError",
+           "activations", "graph", "init", "__version__"]

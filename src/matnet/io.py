@@ -1,0 +1,191 @@
+"""Saving and loading networks: one ``.npz`` file, never a pickle.
+
+The file holds the arrays ``W/<source>/<target>`` and ``b/<layer>`` and one JSON
+document ``matnet.json``::
+
+    {"format": "matnet", "version": 1, "dtype": "float64",
+     "inputs": [{"name": "x", "size": 2}],
+     "layers": [{"name": "h1", "size": 3, "activation": "tanh", "bias": true}, ...],
+     "connections": [{"source": "x", "target": "h1", "delays": [0]}, ...],
+     "outputs": ["y"],
+     "arrays": {"W/x/h1": {"shape": [3, 2], "sha256": "..."}, ...}}
+
+Loading reads with ``allow_pickle=False``, validates the document, every array's
+dtype, shape and SHA-256, and rebuilds the network through the public constructors,
+so a truncated, corrupted or tampered file, or one from a newer format version, fails
+with :class:`ModelFileError` naming the file and the problem.  Saving writes a
+temporary file in the target folder and renames it over the target.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .network import Network, shape_str
+
+__all__ = ["save", "load", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "matnet"
+FORMAT_VERSION = 1
+DOCUMENT = "matnet.json"
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read: not a matnet file, corrupt, tampered or too new."""
+
+
+def _digest(array):
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _document(net, arrays):
+    for layer in net.layers.values():
+        if not layer.activation.builtin:
+            raise ValueError(f"layer {layer.name!r} uses the custom activation {layer.activation.name!r}, "
+                             "which cannot be stored in a file; only built-in activations can be saved")
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "dtype": net.dtype.name,
+        "inputs": [{"name": n, "size": s} for n, s in net.inputs.items()],
+        "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name, "bias": l.bias}
+                   for l in net.layers.values()],
+        "connections": [{"source": c.source, "target": c.target, "delays": list(c.delays)}
+                        for c in net.connections.values()],
+        "outputs": net.outputs,
+        "arrays": {k: {"shape": list(a.shape), "sha256": _digest(a)} for k, a in arrays.items()},
+    }
+
+
+def save(net, path):
+    """Write ``net`` to ``path`` (an ``.npz`` file), atomically.
+
+    Raises
+    ------
+    ValueError
+        If a layer uses a custom activation, which a file cannot hold.
+    """
+    path = os.fspath(path)
+    arrays = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
+    arrays.update({f"b/{name}": b for name, b in net.biases.items()})
+    document = json.dumps(_document(net, arrays))
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".matnet-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **{DOCUMENT: np.array(document)}, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path):
+    """Read a network written by :func:`save`.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ModelFileError
+        If the file is not a valid matnet model (the message says what is wrong).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    fail = lambda what: ModelFileError(f"{path}: {what}")  # noqa: E731
+    if not zipfile.is_zipfile(path):
+        raise fail("not a matnet model file (not an .npz archive; truncated or another format)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if DOCUMENT not in archive.files:
+                raise fail(f"not a matnet model file (no {DOCUMENT} document)")
+            text = archive[DOCUMENT]
+            arrays = {name: archive[name] for name in archive.files if name != DOCUMENT}
+    except ModelFileError:
+        raise
+    except Exception as e:  # whatever the archive reader raises means a damaged file
+        raise fail(f"corrupt or truncated archive ({type(e).__name__}: {e})") from None
+    document = _parse(text, fail)
+    try:
+        return _build(document, arrays, fail)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as e:
+        raise fail(f"invalid model description: {e}") from None
+
+
+def _parse(text, fail):
+    if text.dtype.kind != "U" or text.ndim != 0:
+        raise fail(f"{DOCUMENT} is not a text document")
+    try:
+        document = json.loads(str(text))
+    except json.JSONDecodeError as e:
+        raise fail(f"{DOCUMENT} is not valid JSON ({e})") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise fail(f"not a matnet model file (format is {document.get('format') if isinstance(document, dict) else None!r})")
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise fail(f"invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise fail(f"written by a newer matnet (format version {version}); this matnet reads versions "
+                   f"up to {FORMAT_VERSION}: upgrade matnet")
+    schema = {"dtype": str, "inputs": list, "layers": list, "connections": list, "outputs": list, "arrays": dict}
+    for key, kind in schema.items():
+        if not isinstance(document.get(key), kind):
+            raise fail(f"{DOCUMENT} field {key!r} must be a {kind.__name__}, got {type(document.get(key)).__name__}")
+    return document
+
+
+def _fields(entry, names, what):
+    if not isinstance(entry, dict) or set(entry) != set(names):
+        raise ValueError(f"each {what} entry must have exactly the fields {', '.join(names)}, got {entry!r}")
+    return [entry[n] for n in names]
+
+
+def _build(document, arrays, fail):
+    if document["dtype"] not in ("float32", "float64"):
+        raise fail(f"unsupported dtype {document['dtype']!r}")
+    net = Network(dtype=document["dtype"])
+    for entry in document["inputs"]:
+        net.add_input(*_fields(entry, ("name", "size"), "input"))
+    for entry in document["layers"]:
+        name, size, activation, bias = _fields(entry, ("name", "size", "activation", "bias"), "layer")
+        if not isinstance(activation, str) or not isinstance(bias, bool):
+            raise ValueError(f"layer {name!r}: activation must be a name and bias true or false")
+        net.add_layer(name, size, activation, bias)
+    for entry in document["connections"]:
+        source, target, delays = _fields(entry, ("source", "target", "delays"), "connection")
+        net.connect(source, target, delays=delays)
+    expected = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
+    expected.update({f"b/{name}": b for name, b in net.biases.items()})
+    declared = document["arrays"]
+    if set(arrays) != set(expected) or set(declared) != set(expected):
+        extra = sorted((set(arrays) | set(declared)) - set(expected))
+        missing = sorted(set(expected) - set(arrays) or set(expected) - set(declared))
+        raise fail(f"arrays do not match the model description (missing: {', '.join(missing) or 'none'}; "
+                   f"unexpected: {', '.join(extra) or 'none'})")
+    for name, target in expected.items():
+        array = arrays[name]
+        if array.dtype != net.dtype:
+            raise fail(f"array {name} has dtype {array.dtype}, the model is {net.dtype}")
+        if array.shape != target.shape or list(array.shape) != declared[name].get("shape"):
+            raise fail(f"array {name} has shape {shape_str(array.shape)}, expected {shape_str(target.shape)}")
+        if _digest(array) != declared[name].get("sha256"):
+            raise fail(f"array {name} does not match its checksum (the file was changed or damaged)")
+        if not np.isfinite(array).all():
+            raise fail(f"array {name} contains NaN or inf")
+        target[...] = array
+    net.outputs = document["outputs"]
+    return net

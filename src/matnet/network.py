@@ -1,0 +1,563 @@
+"""The :class:`Network`: named inputs, layers and connections, and their parameters.
+
+This module holds structure only; computing with a network is
+:mod:`matnet.simulate`, its matrix views are :mod:`matnet.graph`, files are
+:mod:`matnet.io`.
+
+Conventions (fixed for all of matnet)
+-------------------------------------
+* A connection from a source of size ``n_in`` to a layer of size ``n_out`` has the
+  weight matrix ``W`` of shape ``(n_out, n_in)``; ``W[i, j]`` weighs the edge from
+  source neuron ``j`` to neuron ``i``.  With delays ``[d1, ..., dk]`` the source is
+  seen as the stacked vector ``[a(t-d1); ...; a(t-dk)]`` and ``W`` is
+  ``(n_out, k * n_in)``, blocks in delay order.
+* Batches are rows: a layer computes ``Z = A_src @ W.T + b``.
+* Parameter vector (:meth:`Network.get_flat`): layers in topological order; for each
+  layer the weight matrices of its incoming connections (in the order they were
+  connected), each row-major, then its bias.  For :func:`mlp` this is
+  ``W[x→h1], b[h1], W[h1→h2], b[h2], ..., W[hk→y], b[y]``.
+
+``net.weights`` and ``net.biases`` hold views into that one parameter vector: writing
+into an array changes the network, and so does assigning a new array of the same shape
+(``net.weights["x", "h1"] = W``).  A structural change (a new layer or connection)
+lays the vector out anew: look the arrays up again afterwards.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from . import activations as _activations
+from . import init as _init
+from ._toposort import CycleError, topological_order
+
+__all__ = ["Network", "Layer", "Connection", "mlp", "CycleError"]
+
+ARROW = "→"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer of ``size`` neurons computing ``a = activation(z)``."""
+
+    name: str
+    size: int
+    activation: _activations.Activation
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A connection from ``source`` (an input or a layer) into the layer ``target``."""
+
+    source: str
+    target: str
+    delays: tuple = (0,)
+
+    @property
+    def key(self):
+        return (self.source, self.target)
+
+    @property
+    def label(self):
+        """``W[source→target]``, the name used in equations and messages."""
+        return weight_label(self.key)
+
+
+def weight_label(key):
+    return f"W[{key[0]}{ARROW}{key[1]}]"
+
+
+def shape_str(shape):
+    """``(3, 2)``, and ``(3,)`` for one axis, as Python writes shapes."""
+    return str(tuple(int(s) for s in shape))
+
+
+class Parameters(Mapping):
+    """Live views of a network's weight matrices or bias vectors.
+
+    Reading gives the array inside the network; assigning copies a value of the same
+    shape into it (a scalar fills it), with a clear error for a wrong shape.
+    """
+
+    def __init__(self, describe):
+        self._views = {}
+        self._describe = describe
+
+    def __getitem__(self, key):
+        try:
+            return self._views[key]
+        except KeyError:
+            raise KeyError(f"no {self._describe(key)} in this network; it has "
+                           f"{', '.join(map(self._describe, self._views)) or 'none'}") from None
+
+    def __setitem__(self, key, value):
+        view = self[key]
+        value = np.asarray(value)
+        if value.ndim and value.shape != view.shape:
+            raise ValueError(f"{self._describe(key)} must have shape {shape_str(view.shape)}, "
+                             f"got {shape_str(value.shape)}")
+        if not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
+            raise TypeError(f"{self._describe(key)} must be real numbers, got dtype {value.dtype}")
+        view[...] = value
+
+    def __iter__(self):
+        return iter(self._views)
+
+    def __len__(self):
+        return len(self._views)
+
+    def __repr__(self):
+        return "{" + ", ".join(f"{self._describe(k)}: {shape_str(v.shape)}" for k, v in self._views.items()) + "}"
+
+
+def _check_name(name, what):
+    if not isinstance(name, str) or not name or "/" in name or ARROW in name:
+        raise ValueError(f"{what} name must be a non-empty string without '/' or '{ARROW}', got {name!r}")
+
+
+def _check_size(size, what):
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"{what} size must be a positive integer, got {size!r}")
+    return int(size)
+
+
+def _check_delays(delays, key):
+    if delays is None:
+        return (0,)
+    delays = tuple(np.atleast_1d(np.asarray(delays)).tolist())
+    if (not delays or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in delays)
+            or any(b <= a for a, b in zip(delays, delays[1:]))):
+        raise ValueError(f"delays of {weight_label(key)} must be strictly increasing non-negative "
+                         f"integers, got {list(delays)}")
+    return delays
+
+
+class Network:
+    """A neural network written as its matrices.
+
+    Parameters
+    ----------
+    dtype : {"float64", "float32"}
+        Dtype of every parameter and of all arithmetic.
+    seed : int or numpy.random.Generator, optional
+        Source of the initial weights of connections made without a weight.
+    init : str
+        Matrix initialiser for such connections (see :mod:`matnet.init`).
+
+    Examples
+    --------
+    >>> import matnet as mn
+    >>> net = mn.Network(seed=0)
+    >>> net.add_input("x", 2)
+    >>> net.add_layer("h", 3, activation="tanh")
+    >>> net.add_layer("y", 1, activation="linear")
+    >>> net.connect("x", "h"); net.connect("h", "y")
+    >>> net.weights["x", "h"].shape
+    (3, 2)
+    """
+
+    def __init__(self, dtype="float64", seed=None, init="glorot_uniform"):
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self._rng = _init.rng(seed)
+        self._init = _init.matrix_initializer(init)
+        self._inputs = {}
+        self._layers = {}
+        self._connections = {}
+        self._outputs = None
+        self.weights = Parameters(weight_label)
+        self.biases = Parameters(lambda name: f"b[{name}]")
+        self._theta = np.zeros(0, self.dtype)
+        self._order = None
+        self._plan = None
+
+    # -- structure -------------------------------------------------------------------
+    @property
+    def inputs(self):
+        """Read-only mapping ``input name -> size``, in the order added."""
+        return MappingProxyType(self._inputs)
+
+    @property
+    def layers(self):
+        """Read-only mapping ``layer name -> Layer``, in the order added."""
+        return MappingProxyType(self._layers)
+
+    @property
+    def connections(self):
+        """Read-only mapping ``(source, target) -> Connection``, in the order connected."""
+        return MappingProxyType(self._connections)
+
+    @property
+    def outputs(self):
+        """Ordered list of output layers.
+
+        Unless set, the layers that feed no other layer without delay, in
+        topological order.
+        """
+        if self._outputs is not None:
+            return list(self._outputs)
+        feeding = {c.source for c in self._connections.values()
+                   if 0 in c.delays and c.source != c.target}
+        return [name for name in self.topological_order() if name not in feeding]
+
+    @outputs.setter
+    def outputs(self, names):
+        names = [names] if isinstance(names, str) else list(names)
+        for name in names:
+            if name not in self._layers:
+                raise ValueError(f"output {name!r} is not a layer; layers: {', '.join(self._layers)}")
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"outputs must be distinct layer names, at least one, got {names}")
+        self._outputs = names
+        self._changed()
+
+    def add_input(self, name, size):
+        """Add a named input of ``size`` features."""
+        _check_name(name, "input")
+        self._check_new_name(name)
+        self._inputs[name] = _check_size(size, f"input {name!r}")
+        self._changed()
+
+    def add_layer(self, name, size, activation="tanh", bias=True):
+        """Add a layer of ``size`` neurons with ``activation`` (a name or ``(f, df)``)."""
+        _check_name(name, "layer")
+        self._check_new_name(name)
+        size = _check_size(size, f"layer {name!r}")
+        self._layers[name] = Layer(name, size, _activations.get(activation), bool(bias))
+        self._relayout({})
+
+    def connect(self, source, target, weight=None, delays=None):
+        """Connect ``source`` (an input or a layer) into layer ``target``.
+
+        Parameters
+        ----------
+        weight : array (n_out, k * n_in), optional
+            The weight matrix; drawn with the network's initialiser when omitted.
+        delays : sequence of int, optional
+            Tapped delays, strictly increasing (default ``[0]``, no delay).  A
+            connection that closes a cycle must have only delays >= 1.
+        """
+        key = (source, target)
+        if source not in self._inputs and source not in self._layers:
+            raise ValueError(f"cannot connect {source!r}{ARROW}{target!r}: unknown source {source!r}; "
+                             f"inputs and layers: {', '.join([*self._inputs, *self._layers]) or 'none'}")
+        if target not in self._layers:
+            what = "an input receives no connections" if target in self._inputs else "unknown layer"
+            raise ValueError(f"cannot connect {source!r}{ARROW}{target!r}: {what} {target!r}; "
+                             f"layers: {', '.join(self._layers) or 'none'}")
+        if key in self._connections:
+            raise ValueError(f"{weight_label(key)} already exists")
+        delays = _check_delays(delays, key)
+        connection = Connection(source, target, delays)
+        if 0 in delays and source in self._layers:
+            edges = [c.key for c in self._zero_delay()] + [key]
+            try:
+                topological_order(self._layers, edges)
+            except CycleError as e:
+                ring = e.cycle[:-1]
+                if source in ring:  # start the named cycle with the new connection
+                    ring = ring[ring.index(source):] + ring[:ring.index(source)]
+                cycle = ring + ring[:1]
+                raise CycleError(cycle, f"{weight_label(key)} with delay 0 would close the cycle "
+                                 f"{f' {ARROW} '.join(cycle)}; give it delays >= 1") from None
+        shape = (self._layers[target].size, len(delays) * self._source_size(source))
+        if weight is None:
+            weight = self._init(shape, self._rng, self.dtype.type)
+        else:
+            weight = np.asarray(weight)
+            if weight.shape != shape:
+                raise ValueError(f"{weight_label(key)} must have shape {shape_str(shape)} "
+                                 f"({target} has {shape[0]} neurons, {source} sends {shape[1]} values), "
+                                 f"got {shape_str(weight.shape)}")
+        self._connections[key] = connection
+        self._relayout({("W", key): weight})
+
+    def incoming(self, layer):
+        """Connections into ``layer``, in the order they were made."""
+        return [c for c in self._connections.values() if c.target == layer]
+
+    def topological_order(self):
+        """Layer names ordered so that every zero-delay connection runs forward."""
+        if self._order is None:
+            self._order = topological_order(self._layers, [c.key for c in self._zero_delay()])
+        return list(self._order)
+
+    @property
+    def is_dynamic(self):
+        """Whether any connection has a delay other than 0."""
+        return any(c.delays != (0,) for c in self._connections.values())
+
+    def size_of(self, name):
+        """Number of values an input or layer ``name`` carries."""
+        return self._source_size(name)
+
+    def _source_size(self, name):
+        return self._inputs[name] if name in self._inputs else self._layers[name].size
+
+    def _zero_delay(self):
+        return [c for c in self._connections.values() if 0 in c.delays and c.source in self._layers]
+
+    def _check_new_name(self, name):
+        if name in self._inputs or name in self._layers:
+            raise ValueError(f"the name {name!r} is already used by an "
+                             f"{'input' if name in self._inputs else 'layer'}")
+
+    def _changed(self):
+        self._order = None
+        self._plan = None
+
+    # -- parameters ------------------------------------------------------------------
+    def _layout(self):
+        """``[(kind, key, shape)]`` in parameter-vector order."""
+        entries = []
+        for name in self.topological_order():
+            for c in self.incoming(name):
+                entries.append(("W", c.key, (self._layers[name].size,
+                                             len(c.delays) * self._source_size(c.source))))
+            if self._layers[name].bias:
+                entries.append(("b", name, (self._layers[name].size,)))
+        return entries
+
+    def _relayout(self, new_values):
+        """Lay the parameter vector out for the current structure, keeping old values."""
+        self._changed()
+        old = {("W", k): v for k, v in self.weights._views.items()}
+        old.update({("b", k): v for k, v in self.biases._views.items()})
+        old.update(new_values)
+        entries = self._layout()
+        theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in entries), self.dtype)
+        weights, biases, start = {}, {}, 0
+        for kind, key, shape in entries:
+            size = int(np.prod(shape))
+            view = theta[start:start + size].reshape(shape)
+            if (kind, key) in old:
+                view[...] = old[(kind, key)]
+            (weights if kind == "W" else biases)[key] = view
+            start += size
+        self._theta = theta
+        self.weights._views = weights
+        self.biases._views = biases
+
+    @property
+    def n_params(self):
+        """Number of weights and biases."""
+        return self._theta.size
+
+    def get_flat(self):
+        """A copy of all parameters as one vector (order in the module docstring)."""
+        return self._theta.copy()
+
+    def set_flat(self, theta):
+        """Set all parameters from one vector of length ``n_params``."""
+        theta = np.asarray(theta)
+        if theta.shape != self._theta.shape:
+            raise ValueError(f"flat parameter vector must have shape ({self.n_params},), "
+                             f"got {shape_str(theta.shape)}")
+        self._theta[...] = theta
+
+    def param_slices(self):
+        """``{("W", key) or ("b", layer): slice}`` locating each array in the flat vector."""
+        out, start = {}, 0
+        for kind, key, shape in self._layout():
+            size = int(np.prod(shape))
+            out[(kind, key)] = slice(start, start + size)
+            start += size
+        return out
+
+    # -- copies ----------------------------------------------------------------------
+    def copy(self, dtype=None):
+        """A deep copy (optionally with another dtype); the copy shares nothing."""
+        net = Network(dtype=dtype or self.dtype)
+        for name, size in self._inputs.items():
+            net.add_input(name, size)
+        for layer in self._layers.values():
+            net.add_layer(layer.name, layer.size, layer.activation, layer.bias)
+        for c in self._connections.values():
+            net.connect(c.source, c.target, self.weights[c.key], delays=c.delays)
+        for name, b in self.biases.items():
+            net.biases[name] = b
+        if self._outputs is not None:
+            net.outputs = self._outputs
+        return net
+
+    def astype(self, dtype):
+        """A copy whose parameters and arithmetic use ``dtype``."""
+        return self.copy(dtype=dtype)
+
+    # -- computing (matnet.simulate) -------------------------------------------------
+    def __call__(self, X):
+        """Outputs for inputs ``X``; see :func:`matnet.simulate.predict`."""
+        from .simulate import predict
+        return predict(self, X)
+
+    predict = __call__
+
+    def forward(self, X):
+        """Every layer's net input and activation; see :func:`matnet.simulate.forward`."""
+        from .simulate import forward
+        return forward(self, X)
+
+    def explain(self, X, format="text", max_samples=3, precision=4):
+        """Step-by-step account of the computation; see :func:`matnet.explain.explain`."""
+        from .explain import explain
+        return explain(self, X, format=format, max_samples=max_samples, precision=precision)
+
+    # -- equivalent matrix forms (matnet.graph) --------------------------------------
+    def augmented(self):
+        """Per layer, ``[W_1 | ... | W_k | b]`` acting on ``[a_1; ...; a_k; 1]``."""
+        from .graph import augmented
+        return augmented(self)
+
+    @classmethod
+    def from_augmented(cls, matrices, activations=None, like=None, dtype=None):
+        """Rebuild a network from augmented matrices; see :func:`matnet.graph.from_augmented`."""
+        from .graph import from_augmented
+        return from_augmented(matrices, activations=activations, like=like, dtype=dtype)
+
+    def adjacency(self):
+        """``(A, nodes)``: the network as one weighted directed graph; see :func:`matnet.graph.adjacency`."""
+        from .graph import adjacency
+        return adjacency(self)
+
+    @classmethod
+    def from_adjacency(cls, A, nodes, dtype=None):
+        """Rebuild a network from its adjacency matrix; see :func:`matnet.graph.from_adjacency`."""
+        from .graph import from_adjacency
+        return from_adjacency(A, nodes, dtype=dtype)
+
+    def to_networkx(self):
+        """The network as a ``networkx.DiGraph`` of neurons (needs networkx)."""
+        from .graph import to_networkx
+        return to_networkx(self)
+
+    # -- files (matnet.io) -----------------------------------------------------------
+    def save(self, path):
+        """Save to one ``.npz`` file, atomically; see :func:`matnet.io.save`."""
+        from .io import save
+        save(self, path)
+
+    # -- builders --------------------------------------------------------------------
+    @classmethod
+    def from_matrices(cls, weights, biases=None, activations=None, dtype=None):
+        """A chain ``x → h1 → ... → y`` from weight matrices given by hand.
+
+        Parameters
+        ----------
+        weights : sequence of arrays
+            ``W_k`` of shape ``(n_k, n_{k-1})``; consecutive shapes must chain.
+        biases : sequence of arrays or None, optional
+            ``b_k`` of shape ``(n_k,)``; ``None`` (or a ``None`` entry) means no bias.
+        activations : str, pair or sequence, optional
+            One for every layer, or one for all; default ``tanh`` for hidden layers
+            and ``linear`` for the output layer.
+        dtype : optional
+            Default float32 when every matrix is float32, else float64.
+        """
+        weights = [np.asarray(W) for W in weights]
+        if not weights:
+            raise ValueError("from_matrices needs at least one weight matrix")
+        for k, W in enumerate(weights):
+            if W.ndim != 2:
+                raise ValueError(f"weights[{k}] must be a matrix (n_out, n_in), got shape {shape_str(W.shape)}")
+            if k and W.shape[1] != weights[k - 1].shape[0]:
+                raise ValueError(
+                    f"weights[{k}] has shape {shape_str(W.shape)} but weights[{k - 1}] has shape "
+                    f"{shape_str(weights[k - 1].shape)}: weights[{k}] needs {weights[k - 1].shape[0]} "
+                    f"columns, one per output of weights[{k - 1}]")
+        n = len(weights)
+        biases = [None] * n if biases is None else list(biases)
+        if len(biases) != n:
+            raise ValueError(f"got {n} weight matrices but {len(biases)} biases")
+        acts = _chain_activations(activations, n)
+        if dtype is None:
+            arrays = weights + [np.asarray(b) for b in biases if b is not None]
+            dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+        net = cls(dtype=dtype)
+        names = chain_names(n)
+        net.add_input(names[0], weights[0].shape[1])
+        for k, (W, b) in enumerate(zip(weights, biases)):
+            net.add_layer(names[k + 1], W.shape[0], acts[k], bias=b is not None)
+            net.connect(names[k], names[k + 1], W)
+            if b is not None:
+                b = np.asarray(b)
+                if b.shape not in ((W.shape[0],), (W.shape[0], 1)):
+                    raise ValueError(f"biases[{k}] must have shape ({W.shape[0]},) to match "
+                                     f"weights[{k}] {shape_str(W.shape)}, got {shape_str(b.shape)}")
+                net.biases[names[k + 1]] = b.reshape(-1)
+        return net
+
+    # -- display ---------------------------------------------------------------------
+    def __repr__(self):
+        layers = ", ".join(f"{l.name}: {l.size} {l.activation.name}" for l in self._layers.values())
+        inputs = ", ".join(f"{k}: {v}" for k, v in self._inputs.items())
+        return f"Network(inputs=[{inputs}], layers=[{layers}], outputs={self.outputs}, n_params={self.n_params})"
+
+    def summary(self):
+        """A plain-text table of inputs, layers, connections and parameter counts."""
+        rows = [f"{'input':<7} {name:<12} size {size}" for name, size in self._inputs.items()]
+        for name in self.topological_order():
+            layer = self._layers[name]
+            mark = "  (output)" if name in self.outputs else ""
+            rows.append(f"{'layer':<7} {name:<12} size {layer.size:<5} {layer.activation.name:<10} "
+                        f"bias {'yes' if layer.bias else 'no'}{mark}")
+        for c in self._connections.values():
+            delays = "" if c.delays == (0,) else f"  delays {list(c.delays)}"
+            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(self.weights[c.key].shape)}{delays}")
+        rows.append(f"{self.n_params} parameters, {self.dtype}")
+        return "\n".join(rows)
+
+
+def chain_names(n_layers):
+    """``["x", "h1", ..., "h{n-1}", "y"]``: the names of a chain with ``n_layers`` layers."""
+    return ["x", *[f"h{k}" for k in range(1, n_layers)], "y"]
+
+
+def _chain_activations(activations, n_layers):
+    if activations is None:
+        return ["tanh"] * (n_layers - 1) + ["linear"]
+    if isinstance(activations, (str, _activations.Activation)) or (
+            isinstance(activations, tuple) and len(activations) == 2 and all(map(callable, activations))):
+        return [activations] * n_layers
+    activations = list(activations)
+    if len(activations) != n_layers:
+        raise ValueError(f"got {len(activations)} activations for {n_layers} layers")
+    return activations
+
+
+def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="glorot_uniform",
+        seed=None, dtype="float64"):
+    """A multilayer perceptron ``x → h1 → ... → y``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        ``[n_inputs, n_hidden_1, ..., n_outputs]``, at least two entries.
+    activation : str or pair
+        Activation of the hidden layers.
+    output_activation : str or pair
+        Activation of the output layer ``y``.
+    bias : bool
+        Whether layers have biases.
+    init : str
+        ``"glorot_uniform"``, ``"glorot_normal"``, ``"he"``, ``"he_uniform"``,
+        ``"uniform"`` or ``"nguyen_widrow"`` (see :mod:`matnet.init`).
+    seed : int or numpy.random.Generator, optional
+    dtype : {"float64", "float32"}
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
+    net = Network(dtype=dtype)
+    names = chain_names(len(sizes) - 1)
+    net.add_input(names[0], sizes[0])
+    for k, size in enumerate(sizes[1:], start=1):
+        last = k == len(sizes) - 1
+        net.add_layer(names[k], size, output_activation if last else activation, bias=bias)
+        net.connect(names[k - 1], names[k], weight=np.zeros((size, sizes[k - 1])))
+    _init.initialize(net, init, seed)
+    return net

@@ -4,11 +4,14 @@ Conventions: a connection's weight matrix is ``(n_out, n_in)``; data has samples
 rows, ``Z = X @ W.T + b``; the adjacency matrix has rows receiving and columns
 sending.  See the README and ``matnet.network`` for the rest.
 """
-from . import activations, graph, init
+from . import activations, data, graph, init, losses, train
+from .backprop import check_gradient
 from .io import ModelFileError, load
 from .network import Connection, CycleError, Layer, Network, mlp
+from .train import History, TrainingWarning
 
 __version__ = "0.1.0"
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "load", "ModelFileError", "CycleError",
-           "activations", "graph", "init", "__version__"]
+           "check_gradient", "History", "TrainingWarning", "activations", "data", "graph", "init",
+           "losses", "train", "__version__"]

@@ -175,6 +175,9 @@ class Network:
         self._theta = np.zeros(0, self.dtype)
         self._order = None
         self._plan = None
+        self.input_scaling = {}
+        self.output_scaling = {}
+        self.classes = None
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -329,19 +332,24 @@ class Network:
         old = {("W", k): v for k, v in self.weights._views.items()}
         old.update({("b", k): v for k, v in self.biases._views.items()})
         old.update(new_values)
-        entries = self._layout()
-        theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in entries), self.dtype)
-        weights, biases, start = {}, {}, 0
-        for kind, key, shape in entries:
-            size = int(np.prod(shape))
-            view = theta[start:start + size].reshape(shape)
-            if (kind, key) in old:
-                view[...] = old[(kind, key)]
-            (weights if kind == "W" else biases)[key] = view
-            start += size
-        self._theta = theta
+        self._theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in self._layout()), self.dtype)
+        weights, biases = self.views(self._theta)
+        for kind, views in (("W", weights), ("b", biases)):
+            for key, view in views.items():
+                if (kind, key) in old:
+                    view[...] = old[(kind, key)]
         self.weights._views = weights
         self.biases._views = biases
+
+    def views(self, flat):
+        """Split a flat vector of length ``n_params`` (parameters, a gradient, ...) into
+        views ``(weights, biases)`` shaped and keyed like ``net.weights``/``net.biases``."""
+        weights, biases, start = {}, {}, 0
+        for kind, key, shape in self._layout():
+            size = int(np.prod(shape))
+            (weights if kind == "W" else biases)[key] = flat[start:start + size].reshape(shape)
+            start += size
+        return weights, biases
 
     @property
     def n_params(self):
@@ -360,15 +368,6 @@ class Network:
                              f"got {shape_str(theta.shape)}")
         self._theta[...] = theta
 
-    def param_slices(self):
-        """``{("W", key) or ("b", layer): slice}`` locating each array in the flat vector."""
-        out, start = {}, 0
-        for kind, key, shape in self._layout():
-            size = int(np.prod(shape))
-            out[(kind, key)] = slice(start, start + size)
-            start += size
-        return out
-
     # -- copies ----------------------------------------------------------------------
     def copy(self, dtype=None):
         """A deep copy (optionally with another dtype); the copy shares nothing."""
@@ -383,6 +382,9 @@ class Network:
             net.biases[name] = b
         if self._outputs is not None:
             net.outputs = self._outputs
+        net.input_scaling = {k: v.astype(net.dtype) for k, v in self.input_scaling.items()}
+        net.output_scaling = {k: v.astype(net.dtype) for k, v in self.output_scaling.items()}
+        net.classes = None if self.classes is None else list(self.classes)
         return net
 
     def astype(self, dtype):
@@ -401,6 +403,23 @@ class Network:
         """Every layer's net input and activation; see :func:`matnet.simulate.forward`."""
         from .simulate import forward
         return forward(self, X)
+
+    def predict_classes(self, X):
+        """Class labels for ``X`` (a network trained on class labels); see
+        :func:`matnet.simulate.predict_classes`."""
+        from .simulate import predict_classes
+        return predict_classes(self, X)
+
+    def gradient(self, X, T, loss="mse", l2=0.0, sample_weight=None):
+        """``(grad_weights, grad_biases)`` of the loss; see :func:`matnet.backprop.gradient`."""
+        from .backprop import gradient
+        return gradient(self, X, T, loss=loss, l2=l2, sample_weight=sample_weight)
+
+    def fit(self, X, T, **options):
+        """Train the network in place and return its :class:`~matnet.train.History`;
+        see :func:`matnet.train.fit` for the options."""
+        from .train import fit
+        return fit(self, X, T, **options)
 
     def explain(self, X, format="text", max_samples=3, precision=4):
         """Step-by-step account of the computation; see :func:`matnet.explain.explain`."""

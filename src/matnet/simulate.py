@@ -26,10 +26,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """Compiled structure: the steps in topological order and the outputs."""
+    """Compiled structure: the steps in topological order, the outputs, and which
+    entries of the parameter vector are weights (not biases)."""
 
     steps: tuple
     outputs: tuple
+    weight_mask: np.ndarray
 
 
 @dataclass
@@ -65,18 +67,24 @@ def plan(net) -> Plan:
             Step(name, net.layers[name].activation,
                  tuple((c.source, c.key) for c in net.incoming(name)), net.layers[name].bias)
             for name in net.topological_order())
-        net._plan = Plan(steps, tuple(net.outputs))
+        mask = np.zeros(net.n_params, bool)
+        for view in net.views(mask)[0].values():
+            view[...] = True
+        net._plan = Plan(steps, tuple(net.outputs), mask)
     return net._plan
 
 
-def prepare_inputs(net, X):
-    """Validate inputs and cast them to the network's dtype.
+def prepare_inputs(net, X, scale=True):
+    """Validate inputs, cast them to the network's dtype and apply its input scaling.
 
     Parameters
     ----------
     X : array_like or dict
         ``(n_samples, n_features)`` or one sample ``(n_features,)`` for a network
         with one input; a dict ``name -> array`` for any network.
+
+    scale : bool
+        Apply ``net.input_scaling`` (the network's units are the scaled ones).
 
     Returns
     -------
@@ -98,6 +106,8 @@ def prepare_inputs(net, X):
         x = _as_matrix(X[name], name, net.inputs[name], net.dtype)
         dims.add(np.ndim(X[name]))
         rows.add(x.shape[0])
+        if scale and name in net.input_scaling:
+            x = net.input_scaling[name].apply(x)
         out[name] = x
     if len(rows) > 1:
         raise ValueError("inputs have different numbers of samples: "
@@ -128,6 +138,9 @@ def _as_matrix(x, name, size, dtype):
 
 def forward(net, X) -> Forward:
     """Run the network on a batch and keep every layer's net input and activation.
+
+    Input scaling is applied first; the values kept are in the network's (scaled)
+    units.
 
     Parameters
     ----------
@@ -166,6 +179,9 @@ def run(net, inputs, single=False) -> Forward:
 def predict(net, X):
     """Outputs of ``net`` for ``X``.
 
+    Input scaling is applied to ``X`` and output scaling undone on the outputs, so
+    both are in data units.
+
     Returns
     -------
     ndarray or dict
@@ -173,5 +189,26 @@ def predict(net, X):
         a dict ``layer -> array`` when the network has several outputs.
     """
     result = forward(net, X)
-    outputs = {name: result.a[name][0] if result.single else result.a[name] for name in plan(net).outputs}
+    outputs = {}
+    for name in plan(net).outputs:
+        Y = result.a[name]
+        if name in net.output_scaling:
+            Y = net.output_scaling[name].invert(Y)
+        outputs[name] = Y[0] if result.single else Y
     return next(iter(outputs.values())) if len(outputs) == 1 else outputs
+
+
+def predict_classes(net, X):
+    """Class labels for ``X``: the most probable class of each sample.
+
+    One output column is a binary classifier (class 1 where the output is >= 0.5);
+    several columns pick the largest.  Labels are those the network was trained on
+    (``net.classes``), or column indices when it has none.
+    """
+    Y = predict(net, X)
+    if isinstance(Y, dict):
+        raise ValueError("predict_classes needs a network with one output layer")
+    Y2 = np.atleast_2d(Y)
+    index = (Y2[:, 0] >= 0.5).astype(int) if Y2.shape[1] == 1 else np.argmax(Y2, axis=1)
+    labels = index if net.classes is None else np.asarray(net.classes)[index]
+    return labels[0] if Y.ndim == 1 else labels

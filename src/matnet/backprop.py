@@ -1,0 +1,174 @@
+"""Gradients by backpropagation in matrix form.
+
+One backward pass visits the layers in reverse topological order, the batch as rows:
+
+    dZ = f'(Z) ⊙ dA            (or the loss's fused dL/dZ at an output)
+    dW[src→layer] = dZ.T @ A_src        (n_out, n_in)
+    db[layer]     = sum over rows of dZ
+    dA_src       += dZ @ W[src→layer]
+
+Gradients are written straight into one flat vector laid out like
+:meth:`Network.get_flat`.  The L2 penalty is ``l2 / 2 * sum of squared weights``
+(biases are not penalised), so it adds ``l2 * W`` to each weight gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import losses as _losses
+from .data.targets import prepare_targets
+from .simulate import plan, prepare_inputs, run
+
+__all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale"]
+
+
+def error_scale(net):
+    """Per output layer, the factor turning network-unit errors into data-unit errors."""
+    return {name: s.inverse_scale for name, s in net.output_scaling.items()} or None
+
+
+def backward(net, fw, deltas, out=None):
+    """Back-propagate output gradients through the network.
+
+    Parameters
+    ----------
+    fw : Forward
+        The forward pass (:func:`matnet.simulate.run`).
+    deltas : dict ``layer -> (G, at_z)``
+        Gradient with respect to a layer's activation (``at_z`` False) or net input.
+    out : ndarray (n_params,), optional
+        Buffer for the result.
+
+    Returns
+    -------
+    ndarray (n_params,): the gradient in :meth:`Network.get_flat` order.
+    """
+    grad = np.empty(net.n_params, net.dtype) if out is None else out
+    gW, gb = net.views(grad)
+    weights = net.weights._views
+    dA = {}
+    for step in reversed(plan(net).steps):
+        name = step.layer
+        G, at_z = deltas.get(name, (None, False))
+        upstream = dA.pop(name, None)
+        if G is not None and not at_z:
+            upstream = G if upstream is None else upstream + G
+        dZ = None if upstream is None else step.activation.backward(fw.z[name], fw.a[name], upstream)
+        if G is not None and at_z:
+            dZ = G if dZ is None else dZ + G
+        if dZ is None:  # nothing downstream depends on this layer
+            for _, key in step.sources:
+                gW[key][...] = 0
+            if step.bias:
+                gb[name][...] = 0
+            continue
+        for source, key in step.sources:
+            np.matmul(dZ.T, fw.values(source), out=gW[key])
+            if source in fw.a:
+                back = dZ @ weights[key]
+                if source in dA:
+                    dA[source] += back
+                else:
+                    dA[source] = back
+        if step.bias:
+            np.sum(dZ, axis=0, out=gb[name])
+    return grad
+
+
+def loss_and_gradient(net, inputs, targets, loss, l2=0.0, sample_weight=None, scale=None, out=None,
+                      need_gradient=True):
+    """Loss and flat gradient on prepared data (network units); the trainers' hot path.
+
+    Parameters
+    ----------
+    inputs, targets : dict
+        From :func:`~matnet.simulate.prepare_inputs` and
+        :func:`~matnet.data.prepare_targets`.
+    scale : dict, optional
+        :func:`error_scale` of the network.
+    """
+    fw = run(net, inputs)
+    value, deltas = _losses.evaluate(loss, net, fw.z, fw.a, targets, sample_weight, scale, need_gradient)
+    grad = backward(net, fw, deltas, out) if need_gradient else None
+    if l2:
+        mask = plan(net).weight_mask
+        weights = net._theta[mask]
+        value += 0.5 * l2 * float(np.dot(weights, weights))
+        if need_gradient:
+            grad[mask] += net.dtype.type(l2) * weights
+    return value, grad
+
+
+def _prepare(net, X, T, loss, sample_weight):
+    if net.is_dynamic:
+        raise ValueError("the network has delayed connections; gradients over time need sequences")
+    _losses.check_loss(loss, net)
+    inputs, _ = prepare_inputs(net, X)
+    n = next(iter(inputs.values())).shape[0]
+    targets = prepare_targets(net, T, n)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight, dtype=net.dtype)
+        if sample_weight.shape != (n,) or not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
+            raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {sample_weight.shape}")
+    return inputs, targets, sample_weight
+
+
+def gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None):
+    """Gradient of the loss with respect to every weight and bias.
+
+    Parameters
+    ----------
+    X : array or dict
+        Inputs as for ``net(X)`` (input scaling is applied).
+    T : array or dict
+        Targets in data units (output scaling is applied), or class labels.
+    loss : {"mse", "sse", "cross_entropy", "binary_cross_entropy"}
+    l2 : float
+        L2 penalty ``l2 / 2 * sum(W**2)`` over the weights.
+    sample_weight : array (n_samples,), optional
+
+    Returns
+    -------
+    (grad_weights, grad_biases) : dicts keyed like ``net.weights`` and ``net.biases``.
+    """
+    inputs, targets, w = _prepare(net, X, T, loss, sample_weight)
+    _, grad = loss_and_gradient(net, inputs, targets, loss, l2, w, error_scale(net))
+    return net.views(grad)
+
+
+def loss_value(net, X, T, loss="mse", l2=0.0, sample_weight=None):
+    """The loss :func:`gradient` differentiates (a float)."""
+    inputs, targets, w = _prepare(net, X, T, loss, sample_weight)
+    return loss_and_gradient(net, inputs, targets, loss, l2, w, error_scale(net), need_gradient=False)[0]
+
+
+def check_gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None, eps=1e-6):
+    """Compare the backprop gradient with central finite differences.
+
+    Returns
+    -------
+    dict with ``max_relative_error`` (worst ``|g - g_fd| / max(|g| + |g_fd|, tiny)``
+    over parameters whose gradient is not negligible), ``max_absolute_error``, the
+    index of the worst parameter and both gradients.
+    """
+    inputs, targets, w = _prepare(net, X, T, loss, sample_weight)
+    scale = error_scale(net)
+    theta = net.get_flat()
+    _, grad = loss_and_gradient(net, inputs, targets, loss, l2, w, scale)
+    numeric = np.empty_like(grad)
+    try:
+        for i in range(theta.size):
+            values = []
+            for step in (eps, -eps):
+                net._theta[i] = theta[i] + step
+                values.append(loss_and_gradient(net, inputs, targets, loss, l2, w, scale, need_gradient=False)[0])
+            net._theta[i] = theta[i]
+            numeric[i] = (values[0] - values[1]) / (2 * eps)
+    finally:
+        net.set_flat(theta)
+    absolute = np.abs(grad - numeric)
+    scale_ = np.maximum(np.abs(grad) + np.abs(numeric), 1e-12)
+    relative = np.where(scale_ > 1e-9, absolute / scale_, 0.0)
+    worst = int(np.argmax(relative))
+    return {"max_relative_error": float(relative[worst]), "max_absolute_error": float(absolute.max()),
+            "worst_index": worst, "gradient": grad, "numeric": numeric}

@@ -1,0 +1,114 @@
+"""Loss functions, their gradients with respect to the outputs, and metrics.
+
+Definitions (for every trainer and test); ``y`` the outputs, ``t`` the targets, both
+``(n_samples, n_out)`` with all output layers side by side:
+
+* ``mse``: mean over all elements of ``(y - t)**2`` (MATLAB's ``mse``);
+* ``sse``: the sum of the same;
+* ``cross_entropy``: softmax output layers, mean over samples of ``-sum_k t_k log y_k``
+  (summed over output layers), computed from the net input (log-softmax) and
+  back-propagated fused with the softmax: ``dL/dz = (y - t) / n``;
+* ``binary_cross_entropy``: sigmoid outputs, mean over elements of
+  ``-(t log y + (1 - t) log(1 - y))``, computed as ``softplus(z) - t z``.
+
+``sample_weight`` ``w`` (``(n_samples,)``) turns every mean over samples into the
+weighted mean ``sum_i w_i l_i / sum_i w_i`` (``sse``: ``sum_i w_i l_i``).
+
+Errors are measured in data units: where the network scales its outputs, ``y - t`` is
+multiplied per output by ``error_scale`` (the inverse output scale), so losses and
+the error vector ``e = (y - t)`` of the Jacobian methods do not depend on scaling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LOSSES", "evaluate", "accuracy", "correlation", "check_loss"]
+
+LOSSES = ("mse", "sse", "cross_entropy", "binary_cross_entropy")
+_FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+
+
+def check_loss(loss, net):
+    """Validate ``loss`` for ``net``'s output layers (clear errors)."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    needed = _FUSED.get(loss)
+    for name in net.outputs:
+        act = net.layers[name].activation.name
+        if needed and act != needed:
+            raise ValueError(f"loss {loss!r} needs {needed} output layers; output {name!r} is {act}")
+    return loss
+
+
+def evaluate(loss, net, Z, A, T, sample_weight=None, error_scale=None, need_delta=True):
+    """Loss value and the gradient that starts back-propagation.
+
+    Parameters
+    ----------
+    Z, A : dict ``layer -> (n_samples, n)``
+        Net inputs and activations of the output layers.
+    T : dict ``layer -> (n_samples, n)``
+        Targets in the network's (scaled) units.
+    sample_weight : array (n_samples,), optional
+    error_scale : dict ``layer -> (n,)``, optional
+        Factor turning network-unit errors into data-unit errors.
+
+    Returns
+    -------
+    value : float
+    deltas : dict ``layer -> (G, at_z)``
+        ``G`` is ``dL/dA`` (``at_z`` False) or, fused with the activation, ``dL/dZ``.
+    """
+    outputs = net.outputs
+    n = T[outputs[0]].shape[0]
+    dtype = A[outputs[0]].dtype
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype)[:, None]
+    total_w = float(n if w is None else w.sum())
+    n_out = sum(T[name].shape[1] for name in outputs)
+    norm = {"mse": total_w * n_out, "sse": 1.0, "cross_entropy": total_w,
+            "binary_cross_entropy": total_w * n_out}[loss]
+    value, deltas = 0.0, {}
+    for name in outputs:
+        z, a, t = Z[name], A[name], T[name]
+        if loss in ("mse", "sse"):
+            s = None if error_scale is None else error_scale.get(name)
+            e = a - t if s is None else (a - t) * s
+            we = e if w is None else e * w
+            value += float(np.vdot(we, e))
+            if need_delta:
+                g = we * dtype.type(2 / norm)
+                deltas[name] = (g if s is None else g * s, False)
+        else:
+            if loss == "cross_entropy":
+                shifted = z - np.max(z, axis=1, keepdims=True)
+                log_y = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+                per_sample = -np.sum(t * log_y, axis=1, keepdims=True)
+                g = a * np.sum(t, axis=1, keepdims=True) - t
+            else:
+                per_sample = np.sum(np.logaddexp(0, z) - t * z, axis=1, keepdims=True)
+                g = a - t
+            value += float(np.sum(per_sample if w is None else per_sample * w))
+            if need_delta:
+                g = g if w is None else g * w
+                deltas[name] = (g * dtype.type(1 / norm), True)
+    return value / norm, deltas
+
+
+def accuracy(Y, T):
+    """Fraction of samples whose predicted class equals the target class.
+
+    ``Y`` and ``T`` ``(n_samples, k)``: one column thresholds at 0.5, several take
+    the argmax.
+    """
+    if Y.shape[1] == 1:
+        return float(np.mean((Y[:, 0] >= 0.5) == (T[:, 0] >= 0.5)))
+    return float(np.mean(np.argmax(Y, axis=1) == np.argmax(T, axis=1)))
+
+
+def correlation(Y, T):
+    """Pearson correlation ``R`` between all outputs and all targets (MATLAB's
+    ``regression`` R); NaN when either is constant."""
+    y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
+    if y.size < 2 or y.std() == 0 or t.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(y, t)[0, 1])

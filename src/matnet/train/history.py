@@ -1,0 +1,72 @@
+"""The record of a training run."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["History"]
+
+
+class History:
+    """Per-epoch record of a training run (epoch 0 is the initial network).
+
+    Every recorded quantity is a list with one entry per epoch, read as an attribute:
+    ``train_loss``, ``val_loss``, ``test_loss`` (NaN where a split is empty),
+    ``train_metric``, ``val_metric``, ``test_metric`` (accuracy for classification, R
+    for regression; ``metric`` names which), ``lr``, ``grad_norm``, ``time`` (seconds
+    since the start), ``val_fail``, and whatever an algorithm adds (``mu``, ``alpha``,
+    ...).  Also ``best_epoch`` (the epoch whose weights the network holds at the end),
+    ``stop_reason``, ``algorithm``, ``loss``.
+    """
+
+    def __init__(self, algorithm="", loss="", metric=""):
+        self.algorithm, self.loss, self.metric = algorithm, loss, metric
+        self.records = {}
+        self.best_epoch = 0
+        self.stop_reason = ""
+        self.weights = []
+
+    def record(self, **values):
+        """Append one epoch's values (missing keys get NaN)."""
+        n = self.n_epochs
+        for key in values.keys() - self.records.keys():
+            self.records[key] = [math.nan] * n
+        for key, column in self.records.items():
+            column.append(values.get(key, math.nan))
+
+    @property
+    def n_epochs(self):
+        """Number of recorded epochs, epoch 0 included."""
+        return len(next(iter(self.records.values()), []))
+
+    @property
+    def epochs(self):
+        """Number of training epochs run (epoch 0 not counted)."""
+        return max(self.n_epochs - 1, 0)
+
+    def __getattr__(self, name):
+        records = self.__dict__.get("records", {})
+        if name in records:
+            return records[name]
+        raise AttributeError(f"History has no {name!r}; recorded: {', '.join(records)}")
+
+    def to_dict(self):
+        """Columns as lists plus the summary fields."""
+        return {"algorithm": self.algorithm, "loss": self.loss, "metric": self.metric,
+                "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, **self.records}
+
+    def summary(self):
+        """One line: epochs, stop reason and the losses at the best epoch."""
+        b = self.best_epoch
+        parts = [f"{self.algorithm}: {self.epochs} epochs, stopped: {self.stop_reason}", f"best epoch {b}"]
+        for split in ("train", "val", "test"):
+            value = self.records.get(f"{split}_loss", [math.nan] * (b + 1))[b]
+            if not np.isnan(value):
+                metric = self.records.get(f"{split}_metric", [math.nan] * (b + 1))[b]
+                extra = "" if np.isnan(metric) else f" ({self.metric} {metric:.4g})"
+                parts.append(f"{split} {self.loss} {value:.4g}{extra}")
+        return ", ".join(parts)
+
+    def __repr__(self):
+        return f"History({self.summary()})"

@@ -7,8 +7,10 @@ import matnet as mn
 ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "satlin"]
 
 
-def random_dag(seed, dtype="float64", n_inputs=None, n_outputs=None, activations=ACTIVATIONS):
-    """A random DAG network: 1-2 inputs, 2-4 layers, skip connections, 1-2 outputs."""
+def random_dag(seed, dtype="float64", n_inputs=None, n_outputs=None, activations=ACTIVATIONS,
+               output_activation=None):
+    """A random DAG network: 1-2 inputs, 2-4 layers, skip connections, 1-2 outputs
+    (the last one or two layers; ``output_activation`` fixes their activation)."""
     rng = np.random.default_rng(seed)
     net = mn.Network(dtype=dtype, seed=rng)
     n_inputs = n_inputs or int(rng.integers(1, 3))
@@ -19,8 +21,11 @@ def random_dag(seed, dtype="float64", n_inputs=None, n_outputs=None, activations
     layers = []
     for k in range(n_layers):
         name = f"L{k}"
-        net.add_layer(name, int(rng.integers(1, 5)), activations[rng.integers(len(activations))],
-                      bias=bool(rng.integers(0, 4)))
+        act = activations[rng.integers(len(activations))]
+        if output_activation and k >= n_layers - 2:
+            act = output_activation
+        size = int(rng.integers(2 if act == "softmax" else 1, 5))
+        net.add_layer(name, size, act, bias=bool(rng.integers(0, 4)))
         sources = [s for s in inputs + layers if rng.random() < 0.5] or [(inputs + layers)[-1]]
         for s in sources:
             net.connect(s, name)
@@ -28,8 +33,8 @@ def random_dag(seed, dtype="float64", n_inputs=None, n_outputs=None, activations
     for name in layers:
         if name in net.biases:
             net.biases[name] = rng.normal(size=net.layers[name].size)
-    if n_outputs == 2 or (n_outputs is None and rng.random() < 0.5):
-        net.outputs = layers[-2:]
+    two = n_outputs == 2 or (n_outputs is None and rng.random() < 0.5)
+    net.outputs = layers[-2:] if two else layers[-1:]
     for name in inputs:  # every input feeds something
         if not any(c.source == name for c in net.connections.values()):
             net.connect(name, layers[-1])

@@ -40,3 +40,43 @@ def torch_forward(net, X, W=None, b=None):
             z = z + b[name]
         values[name] = TORCH_ACTIVATIONS[net.layers[name].activation.name](z)
     return {name: values[name] for name in net.outputs}
+
+
+def torch_loss(net, X, T, loss, l2=0.0, sample_weight=None):
+    """Loss of design.md §4 computed with torch autograd; returns (value, grads dict)."""
+    W, b = torch_params(net, requires_grad=True)
+    dtype = next(iter(W.values())).dtype
+    X = X if isinstance(X, dict) else {next(iter(net.inputs)): X}
+    values = {k: torch.tensor(np.asarray(v), dtype=dtype) for k, v in X.items()}
+    z = {}
+    for name in net.topological_order():
+        acc = 0
+        for c in net.incoming(name):
+            acc = acc + F.linear(values[c.source], W[c.key])
+        if name in b:
+            acc = acc + b[name]
+        z[name] = acc
+        values[name] = TORCH_ACTIVATIONS[net.layers[name].activation.name](acc)
+    T = T if isinstance(T, dict) else {net.outputs[0]: T}
+    n = next(iter(T.values())).shape[0]
+    w = torch.ones(n, dtype=dtype) if sample_weight is None else torch.tensor(sample_weight, dtype=dtype)
+    k_total = sum(np.asarray(T[o]).shape[1] for o in net.outputs)
+    total = 0
+    for o in net.outputs:
+        t = torch.tensor(np.asarray(T[o]), dtype=dtype)
+        if loss in ("mse", "sse"):
+            per = ((values[o] - t) ** 2).sum(dim=1)
+        elif loss == "cross_entropy":
+            per = -(t * torch.log_softmax(z[o], dim=1)).sum(dim=1)
+        else:
+            y = values[o]
+            per = -(t * torch.log(y) + (1 - t) * torch.log(1 - y)).sum(dim=1)
+        total = total + (w * per).sum()
+    norm = {"mse": w.sum() * k_total, "sse": 1.0, "cross_entropy": w.sum(),
+            "binary_cross_entropy": w.sum() * k_total}[loss]
+    value = total / norm
+    if l2:
+        value = value + 0.5 * l2 * sum((v ** 2).sum() for v in W.values())
+    value.backward()
+    grad = lambda v: np.zeros(tuple(v.shape)) if v.grad is None else v.grad.numpy()  # noqa: E731
+    return value.item(), {k: grad(v) for k, v in W.items()}, {k: grad(v) for k, v in b.items()}

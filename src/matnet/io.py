@@ -1,6 +1,7 @@
 """Saving and loading networks: one ``.npz`` file, never a pickle.
 
-The file holds the arrays ``W/<source>/<target>`` and ``b/<layer>`` and one JSON
+The file holds the arrays ``W/<source>/<target>``, ``b/<layer>`` and
+``scaling/<inputs|outputs>/<name>/<scale|shift|value>``, and one JSON
 document ``matnet.json``::
 
     {"format": "matnet", "version": 1, "dtype": "float64",
@@ -8,6 +9,8 @@ document ``matnet.json``::
      "layers": [{"name": "h1", "size": 3, "activation": "tanh", "bias": true}, ...],
      "connections": [{"source": "x", "target": "h1", "delays": [0]}, ...],
      "outputs": ["y"],
+     "scaling": {"inputs": {"x": "minmax"}, "outputs": {"y": "minmax"}},
+     "classes": null, "training": {...summary of the last fit...},
      "arrays": {"W/x/h1": {"shape": [3, 2], "sha256": "..."}, ...}}
 
 Loading reads with ``allow_pickle=False``, validates the document, every array's
@@ -26,6 +29,7 @@ import zipfile
 
 import numpy as np
 
+from .data.scaling import KINDS, Scaling
 from .network import Network, shape_str
 
 __all__ = ["save", "load", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
@@ -58,8 +62,19 @@ def _document(net, arrays):
         "connections": [{"source": c.source, "target": c.target, "delays": list(c.delays)}
                         for c in net.connections.values()],
         "outputs": net.outputs,
+        "scaling": {side: {name: sc.kind for name, sc in getattr(net, f"{side[:-1]}_scaling").items()}
+                    for side in ("inputs", "outputs")},
+        "classes": net.classes,
+        "training": net.training,
         "arrays": {k: {"shape": list(a.shape), "sha256": _digest(a)} for k, a in arrays.items()},
     }
+
+
+def _scaling_arrays(net):
+    return {f"scaling/{side}/{name}/{field}": array
+            for side in ("inputs", "outputs")
+            for name, sc in getattr(net, f"{side[:-1]}_scaling").items()
+            for field, array in sc.arrays().items()}
 
 
 def save(net, path):
@@ -73,6 +88,7 @@ def save(net, path):
     path = os.fspath(path)
     arrays = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
     arrays.update({f"b/{name}": b for name, b in net.biases.items()})
+    arrays.update(_scaling_arrays(net))
     document = json.dumps(_document(net, arrays))
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".matnet-", suffix=".tmp", dir=folder)
@@ -170,6 +186,8 @@ def _build(document, arrays, fail):
         net.connect(source, target, delays=delays)
     expected = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
     expected.update({f"b/{name}": b for name, b in net.biases.items()})
+    scaling = _declared_scaling(document, net)
+    expected.update(_scaling_arrays(net))
     declared = document["arrays"]
     if set(arrays) != set(expected) or set(declared) != set(expected):
         extra = sorted((set(arrays) | set(declared)) - set(expected))
@@ -188,4 +206,39 @@ def _build(document, arrays, fail):
             raise fail(f"array {name} contains NaN or inf")
         target[...] = array
     net.outputs = document["outputs"]
+    if scaling:  # rebuild with the loaded arrays (they were filled in place)
+        for (side, name), kind in scaling.items():
+            fields = {f: expected[f"scaling/{side}/{name}/{f}"] for f in ("scale", "shift", "value")}
+            getattr(net, f"{side[:-1]}_scaling")[name] = Scaling(kind, **fields)
+    classes = document.get("classes")
+    if classes is not None and (not isinstance(classes, list) or len(classes) < 2
+                                or not all(isinstance(c, (str, int, bool)) for c in classes)):
+        raise fail(f"classes must be a list of at least two labels, got {classes!r}")
+    net.classes = classes
+    training = document.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise fail(f"training must be a summary object, got {type(training).__name__}")
+    net.training = training
     return net
+
+
+def _declared_scaling(document, net):
+    """``{(side, name): kind}`` from the document, with placeholder scalings in ``net``
+    so that their arrays are expected; validated."""
+    declared = document.get("scaling") or {}
+    if not isinstance(declared, dict) or set(declared) - {"inputs", "outputs"}:
+        raise ValueError(f"scaling must map inputs/outputs to kinds, got {declared!r}")
+    out = {}
+    for side, names in declared.items():
+        valid = net.inputs if side == "inputs" else net.outputs
+        if not isinstance(names, dict):
+            raise ValueError(f"scaling {side} must be a dict, got {names!r}")
+        for name, kind in names.items():
+            if name not in valid or kind not in KINDS:
+                raise ValueError(f"invalid {side[:-1]} scaling {name!r}: {kind!r}")
+            size = net.size_of(name)
+            placeholder = np.zeros(size, net.dtype)
+            getattr(net, f"{side[:-1]}_scaling")[name] = Scaling(kind, placeholder, placeholder.copy(),
+                                                                  placeholder.copy())
+            out[(side, name)] = kind
+    return out

@@ -178,6 +178,7 @@ class Network:
         self.input_scaling = {}
         self.output_scaling = {}
         self.classes = None
+        self.training = None
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -385,6 +386,7 @@ class Network:
         net.input_scaling = {k: v.astype(net.dtype) for k, v in self.input_scaling.items()}
         net.output_scaling = {k: v.astype(net.dtype) for k, v in self.output_scaling.items()}
         net.classes = None if self.classes is None else list(self.classes)
+        net.training = None if self.training is None else dict(self.training)
         return net
 
     def astype(self, dtype):

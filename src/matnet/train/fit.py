@@ -227,6 +227,7 @@ class Monitor:
         if self.stop_reason.startswith("diverged"):
             warnings.warn(self.stop_reason, TrainingWarning, stacklevel=3)
         self.progress.close(self.history.summary())
+        self.problem.net.training = self.history.best()
 
 
 def _default_loss(net, T):
@@ -397,6 +398,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     monitor = Monitor(problem, splits, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
                       Progress(epochs, progress), record_weights)
     options.update(lr=lr, batch_size=batch_size, lr_schedule=lr_schedule, rng=rng)
-    reason = runner(problem, monitor, options)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
+        reason = runner(problem, monitor, options)
     monitor.finish(reason)
     return history

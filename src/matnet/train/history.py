@@ -56,6 +56,17 @@ class History:
         return {"algorithm": self.algorithm, "loss": self.loss, "metric": self.metric,
                 "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, **self.records}
 
+    def best(self):
+        """The run in brief (for files): algorithm, loss, epochs, stop reason and the
+        losses and metrics at the best epoch."""
+        out = {"algorithm": self.algorithm, "loss": self.loss, "metric": self.metric, "epochs": self.epochs,
+               "best_epoch": self.best_epoch, "stop_reason": self.stop_reason}
+        for key in ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "test_metric"):
+            column = self.records.get(key)
+            value = column[self.best_epoch] if column and self.best_epoch < len(column) else math.nan
+            out[key] = None if math.isnan(value) else float(value)
+        return out
+
     def summary(self):
         """One line: epochs, stop reason and the losses at the best epoch."""
         b = self.best_epoch

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from matnet.data import divide, encode_labels, minmax, standard
+
+
+def test_random_division_sizes_and_disjoint():
+    tr, va, te = divide(100, (0.7, 0.15, 0.15), seed=0)
+    assert (len(tr), len(va), len(te)) == (70, 15, 15)
+    assert np.array_equal(np.sort(np.concatenate([tr, va, te])), np.arange(100))
+    assert not np.array_equal(tr, np.arange(70))
+
+
+def test_block_and_interleaved():
+    tr, va, te = divide(20, (0.6, 0.2, 0.2), mode="block")
+    assert list(tr) == list(range(12)) and list(va) == list(range(12, 16)) and list(te) == list(range(16, 20))
+    tr, va, te = divide(10, (0.6, 0.2, 0.2), mode="interleaved")
+    assert len(tr) == 6 and len(va) == 2 and len(te) == 2
+    assert 0 in tr and max(np.diff(tr)) <= 3   # spread over the whole range
+
+
+def test_stratified_division_keeps_class_proportions():
+    labels = np.array([0] * 80 + [1] * 20)
+    tr, va, te = divide(100, (0.5, 0.25, 0.25), labels=labels, seed=1)
+    assert np.sum(labels[tr] == 1) == 10 and np.sum(labels[va] == 1) == 5 and np.sum(labels[te] == 1) == 5
+    rare = np.array([0] * 30 + [1])
+    tr, _, _ = divide(31, (0.7, 0.15, 0.15), labels=rare, seed=0)
+    assert 30 in tr                     # a class of one sample is trained on
+
+
+def test_explicit_and_none():
+    tr, va, te = divide(10, {"train": [0, 1, 2], "val": [3], "test": [9]})
+    assert list(tr) == [0, 1, 2] and list(va) == [3] and list(te) == [9]
+    tr, va, te = divide(10, ([5, 6], [7], [8, 9]))
+    assert list(tr) == [5, 6] and list(te) == [8, 9]
+    tr, va, te = divide(4, None)
+    assert list(tr) == [0, 1, 2, 3] and va.size == te.size == 0
+
+
+def test_division_errors():
+    with pytest.raises(ValueError, match="fractions summing to 1"):
+        divide(10, (0.5, 0.2, 0.2))
+    with pytest.raises(ValueError, match="overlap"):
+        divide(10, ([0, 1], [1], []))
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 10\)"):
+        divide(10, ([0, 12], [], []))
+    with pytest.raises(ValueError, match="unknown division mode 'shuffle'"):
+        divide(10, (0.7, 0.15, 0.15), mode="shuffle")
+    with pytest.raises(ValueError, match="leaves no training samples"):
+        divide(2, (0.2, 0.8, 0.0))
+
+
+def test_minmax_maps_to_minus_one_one_and_back():
+    X = np.array([[0.0, 5.0, 3.0], [10.0, 7.0, 3.0], [5.0, 6.0, 3.0]])
+    s = minmax(X)
+    U = s.apply(X)
+    np.testing.assert_allclose(U[:, :2], [[-1, -1], [1, 1], [0, 0]])
+    assert np.all(U[:, 2] == 0)                         # constant row: removed (mapped to 0)
+    np.testing.assert_allclose(s.invert(U), X)          # constant comes back as its value
+    np.testing.assert_allclose(s.invert(np.full((1, 3), 0.7))[0, 2], 3.0)
+
+
+def test_standard_scaling():
+    X = np.random.default_rng(0).normal(4, 2, size=(500, 2))
+    s = standard(X)
+    U = s.apply(X)
+    np.testing.assert_allclose(U.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(U.std(axis=0), 1, atol=1e-12)
+    np.testing.assert_allclose(s.invert(U), X)
+
+
+def test_encode_labels():
+    E, classes = encode_labels(np.array(["b", "a", "b"]))
+    assert classes == ["a", "b"] and E.tolist() == [[0, 1], [1, 0], [0, 1]]
+    E, _ = encode_labels(np.array([1, 0, 1]), n_columns=1)
+    assert E.tolist() == [[1], [0], [1]]

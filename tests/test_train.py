@@ -1,0 +1,242 @@
+import numpy as np
+import pytest
+
+import matnet as mn
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+@pytest.mark.parametrize("algorithm,options", [("lbfgs", {}), ("adam", {"lr": 0.05, "epochs": 3000, "batch_size": 4})])
+def test_xor_2_2_1_tanh_reaches_100_percent(algorithm, options):
+    # 2-2-1 XOR has local minima (about half of the initialisations here end in one),
+    # so the initial weights are fixed by the seed.
+    net = mn.mlp([2, 2, 1], activation="tanh", output_activation="sigmoid", seed=3)
+    history = net.fit(XOR_X, XOR_Y, algorithm=algorithm, division=None, seed=0, **options)
+    assert history.loss == "binary_cross_entropy" and net.classes == [0, 1]
+    np.testing.assert_array_equal(net.predict_classes(XOR_X), XOR_Y)
+    assert history.train_metric[history.best_epoch] == 1.0
+
+
+def test_digits_64_32_10_reaches_95_percent():
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    net = mn.mlp([64, 32, 10], output_activation="softmax", seed=0)
+    history = net.fit(X, y, algorithm="adam", lr=0.01, batch_size=64, seed=0)
+    assert history.metric == "accuracy"
+    assert history.test_metric[history.best_epoch] >= 0.95
+    assert set(net.predict_classes(X[:50])) <= set(range(10))
+
+
+def test_noisy_sine_reaches_the_noise_floor():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-np.pi, np.pi, size=(800, 1))
+    noise = 0.1
+    t = np.sin(x) + noise * rng.normal(size=x.shape)
+    net = mn.mlp([1, 10, 1], seed=0)
+    history = net.fit(x, t, algorithm="lbfgs", seed=0)
+    test_mse = history.test_loss[history.best_epoch]
+    assert test_mse < 1.25 * noise ** 2
+    # and against the clean function the error is far below the noise
+    xs = np.linspace(-3, 3, 200)[:, None]
+    assert np.mean((net(xs) - np.sin(xs)) ** 2) < 0.2 * noise ** 2
+
+
+def test_early_stopping_restores_the_best_validation_epoch():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, size=(60, 1))
+    t = x ** 2 + 0.3 * rng.normal(size=x.shape)          # noisy and small: overfits fast
+    net = mn.mlp([1, 40, 1], seed=0)
+    h = net.fit(x, t, algorithm="lbfgs", max_fail=4, seed=3, record_weights=True, epochs=3000)
+    assert h.stop_reason == "validation stop"
+    best = h.best_epoch
+    val = np.array(h.val_loss)
+    assert val[best] == val.min()
+    assert h.val_fail[-1] == 4 and h.epochs == best + 4 + (h.epochs - best - 4)
+    # the validation loss rose (or stayed above the best) max_fail times after the best epoch
+    assert np.all(val[best + 1:] >= val[best]) and h.val_fail[best] == 0
+    # the network holds the best epoch's weights
+    for key, W in h.weights[best].items():
+        np.testing.assert_array_equal(net.weights[key], W)
+
+
+def test_patience_is_an_alias_and_none_disables():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, size=(60, 1))
+    t = x ** 2 + 0.3 * rng.normal(size=x.shape)
+    h = mn.mlp([1, 40, 1], seed=0).fit(x, t, algorithm="lbfgs", patience=2, seed=3)
+    assert h.stop_reason == "validation stop" and h.val_fail[-1] == 2
+    h = mn.mlp([1, 40, 1], seed=0).fit(x, t, algorithm="rprop", max_fail=None, epochs=30, seed=3)
+    assert h.stop_reason == "epochs" and h.epochs == 30
+
+
+def test_same_seed_gives_bit_identical_weights():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(100, 3)), rng.normal(size=(100, 2))
+    runs = []
+    for _ in range(2):
+        net = mn.mlp([3, 8, 2], seed=5)
+        net.fit(X, T, algorithm="adam", epochs=5, batch_size=16, seed=11)
+        runs.append(net.get_flat())
+    assert runs[0].tobytes() == runs[1].tobytes()
+    net = mn.mlp([3, 8, 2], seed=5)
+    net.fit(X, T, algorithm="adam", epochs=5, batch_size=16, seed=12)
+    assert net.get_flat().tobytes() != runs[0].tobytes()
+
+
+def test_scaling_is_stored_applied_and_saved(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(100, 200, 300), np.full(300, 7.0)])   # second input constant
+    T = 1000 + 50 * np.sin(X[:, :1] / 20)
+    net = mn.mlp([2, 8, 1], seed=0)
+    h = net.fit(X, T, algorithm="lbfgs", seed=0)
+    sx, sy = net.input_scaling["x"], net.output_scaling["y"]
+    assert sx.kind == sy.kind == "minmax" and sx.scale[1] == 0       # constant input ignored
+    u = net.input_scaling["x"].apply(X)[:, 0]   # fitted on the training split: about [-1, 1]
+    assert -1.1 < u.min() <= -0.95 and 0.95 <= u.max() < 1.1
+    assert h.test_loss[h.best_epoch] < 1.0                           # in data units (targets ~1000 ± 50)
+    X2 = X.copy()
+    X2[:, 1] = -5.0                                                   # the constant input does not matter
+    np.testing.assert_array_equal(net(X2), net(X))
+    net.save(tmp_path / "m.npz")
+    back = mn.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back(X), net(X))
+    assert back.training["algorithm"] == "lbfgs" and back.training["best_epoch"] == h.best_epoch
+
+
+def test_standard_scaling_and_none():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(5, 3, size=(200, 2)), rng.normal(size=(200, 1))
+    net = mn.mlp([2, 3, 1], seed=0)
+    net.fit(X, T, algorithm="rprop", epochs=3, scaling="standard", seed=0)
+    u = net.input_scaling["x"].apply(X)
+    assert net.input_scaling["x"].kind == "standard" and abs(u.mean()) < 0.2
+    net.fit(X, T, algorithm="rprop", epochs=3, scaling=None, seed=0)
+    assert net.input_scaling == {} and net.output_scaling == {}
+
+
+def test_string_labels_and_stratified_division():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    labels = np.array(["cat"] * 60 + ["dog"] * 20 + ["owl"] * 10)
+    X[labels == "dog"] += 3
+    X[labels == "owl"] -= 3
+    net = mn.mlp([2, 6, 3], output_activation="softmax", seed=0)
+    h = net.fit(X, labels, algorithm="lbfgs", seed=0)
+    assert net.classes == ["cat", "dog", "owl"]
+    assert set(net.predict_classes(X)) <= {"cat", "dog", "owl"}
+    assert h.test_metric[h.best_epoch] > 0.8
+
+
+def test_unseen_validation_labels_are_an_error():
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    net = mn.mlp([2, 3, 2], output_activation="softmax", seed=0)
+    with pytest.raises(ValueError, match=r"labels \['c'\] were not seen in training"):
+        net.fit(X, ["a", "b"] * 5, validation=(X[:2], ["a", "c"]), algorithm="lbfgs")
+    with pytest.raises(ValueError, match="3 classes need an output layer of 3 units, not 2"):
+        net.fit(X, ["a", "b", "c", "a", "b"] * 2, algorithm="lbfgs")
+
+
+def test_bad_targets_fail_before_training():
+    net = mn.mlp([2, 3, 1], seed=0)
+    before = net.get_flat()
+    X = np.ones((5, 2))
+    with pytest.raises(ValueError, match="targets for output 'y' contain NaN"):
+        net.fit(X, [1, 2, np.nan, 4, 5.0])
+    with pytest.raises(ValueError, match=r"targets for output 'y' must have shape \(5, 1\), got \(4, 1\)"):
+        net.fit(X, np.ones((4, 1)))
+    with pytest.raises(ValueError, match="unknown algorithm 'newton'"):
+        net.fit(X, np.ones((5, 1)), algorithm="newton")
+    with pytest.raises(ValueError, match="unknown option\\(s\\) for 'adam': momentum"):
+        net.fit(X, np.ones((5, 1)), algorithm="adam", momentum=0.9)
+    with pytest.raises(ValueError, match="'lbfgs' trains on the full batch"):
+        net.fit(X, np.ones((5, 1)), algorithm="lbfgs", batch_size=2)
+    assert np.array_equal(net.get_flat(), before)
+
+
+def test_divergence_stops_and_restores_finite_weights():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(64, 3)), 1e3 * rng.normal(size=(64, 1))
+    net = mn.mlp([3, 16, 1], activation="relu", seed=0)
+    with pytest.warns(mn.TrainingWarning, match="diverged: the (loss|gradient) became (nan|inf) at epoch"):
+        h = net.fit(X, T, algorithm="sgd", lr=1e3, epochs=50, scaling=None, division=None, seed=0)
+    assert h.stop_reason.startswith("diverged") and np.isfinite(net.get_flat()).all()
+    assert np.isfinite(h.train_loss).all()
+
+
+def test_goal_min_grad_max_time_and_callbacks():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(50, 1))
+    T = 0.5 * X
+    h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="lbfgs", goal=1e-3, division=None)
+    assert h.stop_reason == "goal" and h.train_loss[-1] <= 1e-3
+    h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="rprop", min_grad=1e-3, division=None)
+    assert h.stop_reason == "min_grad" and h.grad_norm[-1] < 1e-3
+    h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="rprop", max_time=0.0, division=None)
+    assert h.stop_reason == "max_time" and h.epochs == 0
+    seen = []
+
+    def stop_at_three(epoch, history, net):
+        seen.append(epoch)
+        return epoch == 3
+    h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="adam", callbacks=[stop_at_three], division=None)
+    assert h.stop_reason == "callback" and seen == [0, 1, 2, 3] and h.epochs == 3
+
+
+@pytest.mark.parametrize("schedule,check", [
+    (("step", {"step_size": 2, "gamma": 0.5}), lambda lr: lr[1:7] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]),
+    (("exponential", {"gamma": 0.9}), lambda lr: np.allclose(lr[1:4], [0.1, 0.09, 0.081])),
+])
+def test_lr_schedules(schedule, check):
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    h = mn.mlp([2, 3, 1], seed=0).fit(X, X[:, :1], algorithm="sgd", lr=0.1, epochs=8, lr_schedule=schedule,
+                                      division=None, seed=0)
+    assert check(h.lr)
+
+
+def test_reduce_on_plateau():
+    sched = mn.train.ReduceOnPlateau(factor=0.5, patience=2)
+    lrs = [sched(e, 1.0, loss) for e, loss in enumerate([1.0, 0.9, 0.9, 0.9, 0.9])]
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.5]
+
+
+def test_sgd_momentum_nesterov_and_rmsprop_learn():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(200, 2))
+    T = X[:, :1] * X[:, 1:]
+    for algorithm, options in [("sgd", {"momentum": 0.9}), ("sgd", {"momentum": 0.9, "nesterov": True}),
+                               ("rmsprop", {"lr": 0.01}), ("cg", {}), ("rprop", {"backtracking": False})]:
+        h = mn.mlp([2, 8, 1], seed=0).fit(X, T, algorithm=algorithm, epochs=150, seed=0, max_fail=None,
+                                          **options)
+        assert h.train_loss[-1] < 0.3 * h.train_loss[0], (algorithm, options)
+
+
+def test_history_contents():
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    h = mn.mlp([2, 3, 1], seed=0).fit(X, X[:, :1] ** 2, algorithm="rprop", epochs=5, seed=0, max_fail=None)
+    assert h.n_epochs == 6 and h.epochs == 5 and h.metric == "R"
+    for key in ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "lr", "grad_norm", "time"):
+        assert len(getattr(h, key)) == 6
+    assert np.all(np.diff(h.time) >= 0)
+    assert "rprop: 5 epochs" in h.summary()
+    with pytest.raises(AttributeError, match="History has no 'mu'"):
+        h.mu
+
+
+def test_progress_bar_writes_a_summary(capsys):
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    mn.mlp([2, 3, 1], seed=0).fit(X, X[:, :1], algorithm="rprop", epochs=3, progress=True, seed=0)
+    err = capsys.readouterr().err
+    assert "epoch 3/3" in err and "rprop: 3 epochs, stopped: epochs" in err.splitlines()[-1]
+    mn.mlp([2, 3, 1], seed=0).fit(X, X[:, :1], algorithm="rprop", epochs=3, seed=0)
+    assert capsys.readouterr().err == ""      # not a terminal: quiet
+
+
+def test_validation_set_and_explicit_division():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(50, 2)), rng.normal(size=(50, 1))
+    h = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="rprop", epochs=3, validation=(X[:10], T[:10]))
+    assert np.isfinite(h.val_loss).all() and np.isnan(h.test_loss).all()
+    h = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="rprop", epochs=3,
+                                      division={"train": range(30), "val": range(30, 40), "test": range(40, 50)})
+    assert np.isfinite(h.test_loss).all()

@@ -63,7 +63,7 @@ class Activation:
             raise ValueError(f"activation {self.name!r} is not elementwise; use backward()")
         if A is None:
             A = self.function(Z)
-        return self.derivative_function(Z, A)
+        return np.asarray(self.derivative_function(Z, A), dtype=Z.dtype)
 
     def backward(self, Z, A, G):
         """Gradient with respect to ``Z`` given ``G``, the gradient with respect to ``A``.
@@ -106,7 +106,7 @@ def _relu(z):
 
 
 def _relu_d(z, a):
-    return (z > 0).astype(z.dtype)
+    return z > 0  # bool: multiplies a float array without changing its dtype
 
 
 LEAKY_SLOPE = 0.01

@@ -27,7 +27,7 @@ def error_scale(net):
     return {name: s.inverse_scale for name, s in net.output_scaling.items()} or None
 
 
-def backward(net, fw, deltas, out=None):
+def backward(net, fw, deltas, out=None, out_views=None):
     """Back-propagate output gradients through the network.
 
     Parameters
@@ -38,13 +38,15 @@ def backward(net, fw, deltas, out=None):
         Gradient with respect to a layer's activation (``at_z`` False) or net input.
     out : ndarray (n_params,), optional
         Buffer for the result.
+    out_views : (dict, dict), optional
+        ``net.views(out)``, when the caller keeps them.
 
     Returns
     -------
     ndarray (n_params,): the gradient in :meth:`Network.get_flat` order.
     """
     grad = np.empty(net.n_params, net.dtype) if out is None else out
-    gW, gb = net.views(grad)
+    gW, gb = net.views(grad) if out_views is None else out_views
     weights = net.weights._views
     dA = {}
     for step in reversed(plan(net).steps):

@@ -314,10 +314,16 @@ class Network:
     def _changed(self):
         self._order = None
         self._plan = None
+        self._entries = None
 
     # -- parameters ------------------------------------------------------------------
     def _layout(self):
-        """``[(kind, key, shape)]`` in parameter-vector order."""
+        """``[(kind, key, shape)]`` in parameter-vector order (cached until the structure changes)."""
+        if getattr(self, "_entries", None) is None:
+            self._entries = self._compute_layout()
+        return self._entries
+
+    def _compute_layout(self):
         entries = []
         for name in self.topological_order():
             for c in self.incoming(name):

@@ -48,8 +48,8 @@ def minibatch_runner(cls, algorithm, default_lr):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         theta = problem.theta
         metric = problem.fresh_metric()
-        value, grad = problem.evaluate(metric=metric)
-        if monitor(value, _norm(grad), metric.value(), optimizer.lr):
+        value, _ = problem.evaluate(need_gradient=False, metric=metric)   # epoch 0: loss only
+        if monitor(value, None, metric.value(), optimizer.lr):
             return None
         while True:
             metric = problem.fresh_metric()

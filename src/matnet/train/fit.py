@@ -89,6 +89,7 @@ class Problem:
         self.scale = error_scale(net)
         self.theta = net._theta
         self.grad = np.empty_like(self.theta)
+        self.grad_views = net.views(self.grad)
 
     @property
     def n(self):
@@ -109,7 +110,7 @@ class Problem:
         fw = run(self.net, split.inputs)
         value, deltas = _losses.evaluate(self.loss, self.net, fw.z, fw.a, split.targets, split.weight,
                                          self.scale, need_gradient)
-        grad = backward(self.net, fw, deltas, self.grad) if need_gradient else None
+        grad = backward(self.net, fw, deltas, self.grad, self.grad_views) if need_gradient else None
         if self.l2:
             mask = _weight_mask(self.net)
             w = self.theta[mask]
@@ -167,10 +168,13 @@ class Monitor:
         return value, metric.value()
 
     def __call__(self, train_loss, grad_norm, train_metric=math.nan, lr=math.nan, **extra):
-        """Record one epoch; return True when training must stop."""
+        """Record one epoch (``grad_norm`` None: not computed); return True when
+        training must stop."""
         self.epoch += 1
         theta = self.problem.theta
-        if not (np.isfinite(train_loss) and np.isfinite(grad_norm)):
+        bad_gradient = grad_norm is not None and not np.isfinite(grad_norm)
+        grad_norm = math.nan if grad_norm is None else grad_norm
+        if not np.isfinite(train_loss) or bad_gradient:
             what = "loss" if not np.isfinite(train_loss) else "gradient"
             self.stop_reason = (f"diverged: the {what} became {train_loss if what == 'loss' else grad_norm} "
                                 f"at epoch {self.epoch}; restored the weights of epoch {self.epoch - 1}")
@@ -265,24 +269,29 @@ def _scaling_plan(scaling, loss, net):
     return scaling, (scaling if regression else None)
 
 
-def _apply_scaling(net, plan, inputs, targets):
+def _apply_scaling(net, plan, inputs, targets, idx):
+    """Fit the planned scalings on the samples ``idx`` and store them in ``net``."""
     kind_in, kind_out = plan
     if kind_in != "keep":
         net.input_scaling = {} if kind_in is None else {
-            k: fit_scaling(kind_in, v, net.dtype) for k, v in inputs.items()}
+            k: fit_scaling(kind_in, v[idx], net.dtype) for k, v in inputs.items()}
     if kind_out != "keep":
         net.output_scaling = {} if kind_out is None else {
-            k: fit_scaling(kind_out, v, net.dtype) for k, v in targets.items()}
+            k: fit_scaling(kind_out, v[idx], net.dtype) for k, v in targets.items()}
 
 
 def _split(net, inputs, targets, weight, idx):
+    """The samples ``idx`` in network units (no copy when they are all samples, in order)."""
     n = len(idx)
-    scaled_in = {k: (net.input_scaling[k].apply(v[idx]) if k in net.input_scaling else v[idx]).astype(net.dtype)
-                 for k, v in inputs.items()}
-    scaled_t = {k: (net.output_scaling[k].apply(v[idx]) if k in net.output_scaling else v[idx]).astype(net.dtype)
-                for k, v in targets.items()}
-    data_t = np.hstack([targets[k][idx] for k in net.outputs])
-    return Split(scaled_in, scaled_t, data_t, None if weight is None else weight[idx], n)
+    everything = n == len(next(iter(inputs.values()))) and np.array_equal(idx, np.arange(n))
+    take = (lambda v: v) if everything else (lambda v: v[idx])
+
+    def scaled(arrays, scalings):
+        return {k: (scalings[k].apply(take(v)) if k in scalings else take(v)).astype(net.dtype, copy=False)
+                for k, v in arrays.items()}
+    data_t = np.hstack([take(targets[k]) for k in net.outputs])
+    return Split(scaled(inputs, net.input_scaling), scaled(targets, net.output_scaling), data_t,
+                 None if weight is None else take(weight), n)
 
 
 def _stratify_labels(targets, net):
@@ -382,8 +391,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         division = None if validation is not None else (0.7, 0.15, 0.15)
     labels = _stratify_labels(targets, net) if classification and len(net.outputs) == 1 else None
     train_idx, val_idx, test_idx = divide(n, division, division_mode, labels=labels, seed=rng)
-    _apply_scaling(net, _scaling_plan(scaling, loss, net),
-                   {k: v[train_idx] for k, v in inputs.items()}, {k: v[train_idx] for k, v in targets.items()})
+    _apply_scaling(net, _scaling_plan(scaling, loss, net), inputs, targets, train_idx)
     splits = {name: _split(net, inputs, targets, sample_weight, idx)
               for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))}
     if validation is not None:

@@ -19,7 +19,7 @@ class SGD:
         if nesterov and momentum <= 0:
             raise ValueError("nesterov needs momentum > 0")
         self.lr, self.momentum, self.nesterov = lr, momentum, nesterov
-        self.velocity = None
+        self.velocity = self.scratch = None
 
     def step(self, theta, g):
         if self.momentum:
@@ -31,7 +31,12 @@ class SGD:
             update = g + self.momentum * self.velocity if self.nesterov else self.velocity
         else:
             update = g
-        theta -= self.lr * update
+        if self.scratch is None:
+            self.scratch = np.empty_like(theta)
+        # theta -= lr * update without a temporary (numpy only: a second BLAS library's
+        # thread pool would compete with numpy's for the cores)
+        np.multiply(update, self.lr, out=self.scratch)
+        theta -= self.scratch
 
 
 class Adam:

@@ -19,7 +19,8 @@ from . import losses as _losses
 from .data.targets import prepare_targets
 from .simulate import plan, prepare_inputs, run
 
-__all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale"]
+__all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale",
+           "error_jacobian", "jacobian"]
 
 
 def error_scale(net):
@@ -174,3 +175,92 @@ def check_gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None, eps=1e-6):
     worst = int(np.argmax(relative))
     return {"max_relative_error": float(relative[worst]), "max_absolute_error": float(absolute.max()),
             "worst_index": worst, "gradient": grad, "numeric": numeric}
+
+
+# -- Jacobian of the errors --------------------------------------------------------
+
+def error_jacobian(net, fw, targets, scale=None, sample_weight=None, out=None):
+    """Jacobian of the error vector for one prepared batch.
+
+    The error vector is ``e = (y - t)`` in data units (times ``sqrt(w_i)`` with sample
+    weights), flattened sample-major: ``e[i * K + k]`` for sample ``i`` and output
+    ``k`` (output layers side by side).  Back-propagation runs once for all ``K``
+    outputs at the same time: every layer carries a ``(K, n, size)`` tensor of
+    derivatives, and a connection's block of ``J`` is the outer product
+    ``J[(i, k), (r, c)] = dZ[k, i, r] * A_src[i, c]`` (bias: ``dZ[k, i, r]``).
+
+    Returns
+    -------
+    J : ndarray (n * K, n_params) in :meth:`Network.get_flat` order
+    e : ndarray (n * K,)
+    """
+    outputs = net.outputs
+    n = next(iter(targets.values())).shape[0]
+    sizes = [net.layers[o].size for o in outputs]
+    K = sum(sizes)
+    root = None if sample_weight is None else np.sqrt(np.asarray(sample_weight, net.dtype))[:, None]
+    errors, dA, offset = [], {}, 0
+    for name, size in zip(outputs, sizes):
+        s = np.ones(size, net.dtype) if scale is None or name not in scale else scale[name]
+        e = (fw.a[name] - targets[name]) * s
+        errors.append(e if root is None else e * root)
+        seed = np.zeros((K, n, size), net.dtype)
+        seed[offset + np.arange(size), :, np.arange(size)] = s[:, None] if root is None else s[:, None] * root[:, 0]
+        dA[name] = seed
+        offset += size
+    P = net.n_params
+    J = np.empty((n * K, P), net.dtype) if out is None else out
+    J3 = J.reshape(n, K, P)
+    weights = net.weights._views
+    start, columns = 0, {}
+    for kind, key, shape in net._layout():
+        size = int(np.prod(shape))
+        columns[(kind, key)] = slice(start, start + size)
+        start += size
+    for step in reversed(plan(net).steps):
+        name = step.layer
+        upstream = dA.pop(name, None)
+        if upstream is None:
+            for _, key in step.sources:
+                J3[:, :, columns[("W", key)]] = 0
+            if step.bias:
+                J3[:, :, columns[("b", name)]] = 0
+            continue
+        dZ = step.activation.backward(fw.z[name], fw.a[name], upstream)   # (K, n, R)
+        dZt = dZ.transpose(1, 0, 2)                                         # (n, K, R)
+        R = dZ.shape[2]
+        for source, key in step.sources:
+            A = fw.values(source)
+            C = A.shape[1]
+            block = J3[:, :, columns[("W", key)]].reshape(n, K, R, C)
+            np.multiply(dZt[:, :, :, None], A[:, None, None, :], out=block)
+            if source in fw.a:
+                back = dZ @ weights[key]
+                dA[source] = back if source not in dA else dA[source] + back
+        if step.bias:
+            J3[:, :, columns[("b", name)]] = dZt
+    return J, np.hstack(errors).ravel()
+
+
+def jacobian(net, X, T, sample_weight=None):
+    """Jacobian of the errors ``e = (y - t)`` with respect to the parameters.
+
+    Parameters
+    ----------
+    X, T : inputs and targets as for :func:`gradient` (data units; scaling is
+        applied inside, and ``e`` is in data units).
+
+    Returns
+    -------
+    J : ndarray (n_samples * n_out, n_params)
+        ``de/dθ``, rows sample-major (``i * n_out + k``), columns in
+        :meth:`Network.get_flat` order.
+    e : ndarray (n_samples * n_out,)
+
+    Notes
+    -----
+    ``J.T @ e`` is half the gradient of the sum of squared errors (``sse``).
+    """
+    inputs, targets, w = _prepare(net, X, T, "mse", sample_weight)
+    fw = run(net, inputs)
+    return error_jacobian(net, fw, targets, error_scale(net), w)

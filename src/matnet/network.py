@@ -423,6 +423,11 @@ class Network:
         from .backprop import gradient
         return gradient(self, X, T, loss=loss, l2=l2, sample_weight=sample_weight)
 
+    def jacobian(self, X, T, sample_weight=None):
+        """``(J, e)``: the Jacobian of the errors; see :func:`matnet.backprop.jacobian`."""
+        from .backprop import jacobian
+        return jacobian(self, X, T, sample_weight=sample_weight)
+
     def fit(self, X, T, **options):
         """Train the network in place and return its :class:`~matnet.train.History`;
         see :func:`matnet.train.fit` for the options."""
@@ -556,7 +561,7 @@ def _chain_activations(activations, n_layers):
     return activations
 
 
-def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="glorot_uniform",
+def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="auto",
         seed=None, dtype="float64"):
     """A multilayer perceptron ``x → h1 → ... → y``.
 
@@ -571,8 +576,10 @@ def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="g
     bias : bool
         Whether layers have biases.
     init : str
-        ``"glorot_uniform"``, ``"glorot_normal"``, ``"he"``, ``"he_uniform"``,
-        ``"uniform"`` or ``"nguyen_widrow"`` (see :mod:`matnet.init`).
+        ``"auto"`` (Nguyen–Widrow, as MATLAB's ``fitnet``, when the hidden activation
+        saturates — tanh, sigmoid, satlin —; He for relu-like ones; Glorot
+        otherwise), ``"glorot_uniform"``, ``"glorot_normal"``, ``"he"``,
+        ``"he_uniform"``, ``"uniform"`` or ``"nguyen_widrow"`` (see :mod:`matnet.init`).
     seed : int or numpy.random.Generator, optional
     dtype : {"float64", "float32"}
     """
@@ -586,5 +593,10 @@ def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="g
         last = k == len(sizes) - 1
         net.add_layer(names[k], size, output_activation if last else activation, bias=bias)
         net.connect(names[k - 1], names[k], weight=np.zeros((size, sizes[k - 1])))
+    if init == "auto":
+        hidden = _activations.get(activation)
+        lo, hi = hidden.active_range
+        init = ("nguyen_widrow" if np.isfinite(lo) and np.isfinite(hi) and hi > lo
+                else "he" if hidden.name in ("relu", "leaky_relu", "elu") else "glorot_uniform")
     _init.initialize(net, init, seed)
     return net

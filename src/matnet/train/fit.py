@@ -17,6 +17,7 @@ import numpy as np
 from .. import losses as _losses
 from ..backprop import backward, error_scale
 from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_targets
+from ..init import initialize
 from ..init import rng as _rng
 from ..simulate import prepare_inputs, run
 from .history import History
@@ -27,9 +28,10 @@ __all__ = ["fit", "register", "Problem", "Monitor", "TrainingWarning", "ALGORITH
 ALGORITHMS = {}
 
 
-def register(name, runner, full_batch=True, epochs=1000):
-    """Make ``runner(problem, monitor, options)`` available as ``fit(algorithm=name)``."""
-    ALGORITHMS[name] = (runner, full_batch, epochs)
+def register(name, runner, full_batch=True, epochs=1000, max_fail=6):
+    """Make ``runner(problem, monitor, options)`` available as ``fit(algorithm=name)``,
+    with its defaults for ``epochs`` and ``max_fail``."""
+    ALGORITHMS[name] = (runner, full_batch, epochs, max_fail)
 
 
 class TrainingWarning(UserWarning):
@@ -183,7 +185,7 @@ class Monitor:
             return True
         val_loss, val_metric = self._split_scores(self.splits["val"])
         test_loss, test_metric = self._split_scores(self.splits["test"])
-        if not math.isnan(val_loss):
+        if not math.isnan(val_loss) and self.max_fail is not None:
             if val_loss < self.best_val:
                 self.best_val, self.fails, self.best_epoch = val_loss, 0, self.epoch
                 self.best_theta = theta.copy()
@@ -299,13 +301,39 @@ def _stratify_labels(targets, net):
     return (T[:, 0] >= 0.5).astype(int) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
 
-_DEFAULT_DIVISION = object()
+_DEFAULT = object()
+
+
+def _fit_restarts(net, X, T, restarts, restart_init, arguments):
+    """Train ``restarts`` initialisations on one division; keep the best in ``net``."""
+    if restarts < 1:
+        raise ValueError(f"restarts must be a positive integer, got {restarts}")
+    g = _rng(arguments.pop("seed"))
+    division_seed, init_seeds = int(g.integers(2 ** 62)), g.spawn(restarts)
+    best, scores = None, []
+    for r in range(restarts):
+        candidate = net.copy()
+        if r:
+            initialize(candidate, restart_init, seed=init_seeds[r])
+        history = fit(candidate, X, T, seed=division_seed, **arguments)
+        b = history.best_epoch
+        score = history.val_loss[b] if not math.isnan(history.val_loss[b]) else history.train_loss[b]
+        scores.append(score)
+        if best is None or score < best[0]:
+            best = (score, candidate, history, r)
+    _, winner, history, index = best
+    net.set_flat(winner.get_flat())
+    net.input_scaling, net.output_scaling = winner.input_scaling, winner.output_scaling
+    net.classes, net.training = winner.classes, winner.training
+    history.restart_scores, history.restart = scores, index
+    return history
 
 
 def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr=None, l2=0.0,
-        sample_weight=None, division=_DEFAULT_DIVISION, division_mode="random", validation=None,
-        scaling="auto", max_fail=6, patience=None, goal=0.0, min_grad=1e-7, max_time=None,
-        lr_schedule=None, seed=None, callbacks=(), progress=None, record_weights=False, **options):
+        sample_weight=None, division=_DEFAULT, division_mode="random", validation=None,
+        scaling="auto", max_fail=_DEFAULT, patience=None, goal=0.0, min_grad=1e-7, max_time=None,
+        lr_schedule=None, seed=None, callbacks=(), progress=None, record_weights=False, restarts=1,
+        restart_init="nguyen_widrow", **options):
     """Train ``net`` in place.
 
     Parameters
@@ -342,9 +370,10 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         outputs; an already scaled network keeps its scaling.  Fitted on the
         training split, stored in the network, applied by ``net(X)``.
     max_fail, patience : int
-        Stop after the validation loss rose this many times in a row since its
-        best (``patience`` is an alias); the best validation epoch's weights are
-        restored.  ``None`` disables it.
+        Stop after the validation loss rose this many times since its best
+        (``patience`` is an alias; default 6, as MATLAB; ``None`` for ``"br"``); the
+        best validation epoch's weights are restored.  ``None`` disables validation
+        stopping: the final weights are kept.
     goal, min_grad, max_time : float
         Stop when the training loss reaches ``goal``, the gradient norm falls below
         ``min_grad``, or after ``max_time`` seconds.
@@ -360,6 +389,13 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         Progress bar on standard error (default: when it is a terminal and not CI).
     record_weights : bool
         Keep a copy of the weight matrices of every epoch in ``history.weights``.
+    restarts : int
+        Train this many initialisations (the given weights, then ``restart_init``
+        drawn from ``seed``) on the same division and keep the one with the lowest
+        validation loss (training loss without a validation set).  The History is the
+        winner's, with ``restart_scores`` and ``restart`` (its index) added.
+    restart_init : str
+        Initialiser of the restarts (see :func:`matnet.init.initialize`).
     **options
         Options of the algorithm (``momentum``, ``nesterov``, ``beta1``, ``mu``, ...).
 
@@ -369,9 +405,16 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    if restarts != 1:
+        arguments = dict(locals())
+        for key in ("net", "X", "T", "restarts", "restart_init", "options"):
+            arguments.pop(key)
+        return _fit_restarts(net, X, T, int(restarts), restart_init, {**arguments, **options})
     if net.is_dynamic:
         raise ValueError("the network has delayed connections; static training needs a static network")
-    runner, full_batch, default_epochs = ALGORITHMS[algorithm]
+    runner, full_batch, default_epochs, default_max_fail = ALGORITHMS[algorithm]
+    if max_fail is _DEFAULT:
+        max_fail = default_max_fail
     if full_batch and batch_size is not None:
         raise ValueError(f"{algorithm!r} trains on the full batch; batch_size does not apply")
     loss = _losses.check_loss(loss or _default_loss(net, T), net)
@@ -387,7 +430,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         if sample_weight.shape != (n,) or not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
             raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {sample_weight.shape}")
     classification = loss in ("cross_entropy", "binary_cross_entropy")
-    if division is _DEFAULT_DIVISION:
+    if division is _DEFAULT:
         division = None if validation is not None else (0.7, 0.15, 0.15)
     labels = _stratify_labels(targets, net) if classification and len(net.outputs) == 1 else None
     train_idx, val_idx, test_idx = divide(n, division, division_mode, labels=labels, seed=rng)

@@ -1,0 +1,237 @@
+"""Levenberg–Marquardt (MATLAB ``trainlm``) and Bayesian regularisation (``trainbr``)
+on the Jacobian of the errors.
+
+Both work on the normal equations ``JᵀJ`` and ``Jᵀe`` of the training split,
+accumulated over blocks of samples so that ``J`` is never formed whole for large data
+(memory is bounded by the block size).  A step solves
+
+    (JᵀJ + μ I) Δθ = -Jᵀe
+
+by a Cholesky factorisation (a least-squares solve where the matrix is not positive
+definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises by
+``mu_inc`` until one does; training stops when μ exceeds ``mu_max``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+
+from ..backprop import error_jacobian
+from ..simulate import plan, run
+from .fit import data_outputs
+
+__all__ = ["NormalEquations", "solve_damped", "lm_runner", "br_runner"]
+
+BLOCK_BYTES = 32 * 2 ** 20
+
+
+class NormalEquations:
+    """``JᵀJ``, ``Jᵀe`` and the sum of squared errors of a :class:`Problem`'s
+    training split, in float64, over blocks of ``block_size`` samples.
+
+    ``memory_reduction=m`` splits the samples into ``m`` blocks (MATLAB's option);
+    by default blocks keep each block of ``J`` under 32 MiB.
+    """
+
+    def __init__(self, problem, block_size=None, memory_reduction=None):
+        self.problem = problem
+        net, n = problem.net, problem.n
+        K = sum(net.layers[o].size for o in net.outputs)
+        if block_size is None and memory_reduction is not None:
+            block_size = math.ceil(n / int(memory_reduction))
+        if block_size is None:
+            block_size = max(1, BLOCK_BYTES // (net.dtype.itemsize * K * max(net.n_params, 1)))
+        self.block_size = max(1, min(int(block_size), n))
+        self.n_errors = K * (n if problem.train.weight is None else float(np.sum(problem.train.weight)))
+
+    def _blocks(self):
+        train, n = self.problem.train, self.problem.n
+        if self.block_size >= n:
+            yield train
+            return
+        for start in range(0, n, self.block_size):
+            yield train.take(np.arange(start, min(start + self.block_size, n)))
+
+    def compute(self, metric=None):
+        """``(JᵀJ, Jᵀe, sse)`` at the current parameters (float64)."""
+        problem = self.problem
+        P = problem.theta.size
+        JtJ, Jte, sse = np.zeros((P, P)), np.zeros(P), 0.0
+        for block in self._blocks():
+            fw = run(problem.net, block.inputs)
+            J, e = error_jacobian(problem.net, fw, block.targets, problem.scale, block.weight)
+            J = J.astype(np.float64, copy=False)
+            e = e.astype(np.float64, copy=False)
+            JtJ += J.T @ J
+            Jte += J.T @ e
+            sse += float(e @ e)
+            if metric is not None:
+                metric.add(data_outputs(problem.net, fw), block.targets_data)
+        return JtJ, Jte, sse
+
+    def sse(self):
+        """Sum of squared (weighted, data-unit) errors at the current parameters."""
+        problem, total = self.problem, 0.0
+        for block in self._blocks():
+            fw = run(problem.net, block.inputs)
+            for name in problem.net.outputs:
+                e = fw.a[name] - block.targets[name]
+                if problem.scale and name in problem.scale:
+                    e = e * problem.scale[name]
+                if block.weight is not None:
+                    e = e * np.sqrt(block.weight)[:, None]
+                total += float(np.vdot(e, e))
+        return total
+
+
+def solve_damped(A, b, mu):
+    """Solve ``(A + mu I) x = b`` by Cholesky; least squares if not positive definite.
+
+    Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.
+    """
+    M = A + mu * np.eye(A.shape[0])
+    try:
+        factor = scipy.linalg.cho_factor(M, check_finite=False)
+        x = scipy.linalg.cho_solve(factor, b, check_finite=False)
+        if np.all(np.isfinite(x)):
+            return x, "cholesky"
+    except (np.linalg.LinAlgError, ValueError):
+        pass
+    return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
+
+
+def _mu_options(options, mu, algorithm):
+    known = {"mu": mu, "mu_dec": 0.1, "mu_inc": 10.0, "mu_max": 1e10, "block_size": None, "memory_reduction": None}
+    for key in ("lr", "lr_schedule"):
+        if options.pop(key, None) is not None:
+            raise ValueError(f"{algorithm!r} adapts its own damping; {key} does not apply")
+    options.pop("batch_size", None)
+    options.pop("rng", None)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(f"unknown option(s) for {algorithm!r}: {', '.join(unknown)}; it takes {', '.join(known)}")
+    known.update(options)
+    return known
+
+
+def _check_loss(problem, algorithm):
+    if problem.loss not in ("mse", "sse"):
+        raise ValueError(f"{algorithm!r} minimises squared errors: use loss 'mse' or 'sse', not {problem.loss!r}")
+    return 1.0 if problem.loss == "sse" else None
+
+
+def lm_runner(problem, monitor, options):
+    """Levenberg–Marquardt with MATLAB ``trainlm``'s rules (see the module docstring).
+
+    Records ``mu`` (the damping the accepted step used, then lowered) and
+    ``inner_steps`` (the solves the epoch needed) in the History.
+    """
+    opts = _mu_options(options, 0.001, "lm")
+    fixed_norm = _check_loss(problem, "lm")
+    equations = NormalEquations(problem, opts["block_size"], opts["memory_reduction"])
+    norm = fixed_norm or equations.n_errors
+    theta, dtype = problem.theta, problem.theta.dtype
+    mask = plan(problem.net).weight_mask.astype(np.float64)
+    ridge = 0.5 * problem.l2 * norm   # l2/2 |W|² in the sum-of-squares units of JᵀJ
+
+    def objective(sse):
+        w = theta[mask > 0].astype(np.float64)
+        return sse / norm + 0.5 * problem.l2 * float(w @ w)
+
+    mu = opts["mu"]
+    metric = problem.fresh_metric()
+    JtJ, Jte, sse = equations.compute(metric)
+    value = objective(sse)
+    gradient = 2 * (Jte + ridge * mask * theta) / norm
+    if monitor(value, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0):
+        return None
+    while True:
+        start = theta.astype(np.float64)
+        A = JtJ + ridge * np.diag(mask)
+        b = -(Jte + ridge * mask * start)
+        steps = 0
+        while True:
+            steps += 1
+            delta, _ = solve_damped(A, b, mu)
+            theta[...] = (start + delta).astype(dtype)
+            new_value = objective(equations.sse())
+            if new_value < value:
+                mu = max(mu * opts["mu_dec"], 1e-20)
+                break
+            mu *= opts["mu_inc"]
+            if mu > opts["mu_max"]:
+                theta[...] = start.astype(dtype)
+                return "mu_max"
+        metric = problem.fresh_metric()
+        JtJ, Jte, sse = equations.compute(metric)
+        value = objective(sse)
+        gradient = 2 * (Jte + ridge * mask * theta) / norm
+        if monitor(value, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps):
+            return None
+
+
+def br_runner(problem, monitor, options):
+    """Bayesian regularisation (MacKay 1992; Foresee & Hagan 1997; MATLAB ``trainbr``).
+
+    Minimises ``F = β E_D + α E_W`` with ``E_D`` the sum of squared errors and
+    ``E_W`` the sum of squared parameters, by Levenberg–Marquardt steps on
+    ``(β JᵀJ + (α + μ) I) Δθ = -(β Jᵀe + α θ)``.  After every accepted step the
+    evidence framework re-estimates the effective number of parameters
+    ``γ = P - α tr((β JᵀJ + α I)⁻¹)`` and ``α = γ / (2 E_W)``, ``β = (N - γ) / (2 E_D)``
+    (``N`` the number of errors).  The History records ``alpha``, ``beta``, ``gamma``,
+    ``mu`` and ``inner_steps``; its ``train_loss`` is the chosen loss (mse) of the data.
+    """
+    opts = _mu_options(options, 0.005, "br")
+    fixed_norm = _check_loss(problem, "br")
+    if problem.l2:
+        raise ValueError("'br' chooses its own regularisation; l2 does not apply")
+    equations = NormalEquations(problem, opts["block_size"], opts["memory_reduction"])
+    norm = fixed_norm or equations.n_errors
+    theta, dtype = problem.theta, problem.theta.dtype
+    P, N = theta.size, equations.n_errors
+    mu = opts["mu"]
+    alpha, beta, gamma = 0.0, 1.0, float(P)
+
+    def sum_squares(x):
+        return float(x @ x)
+
+    metric = problem.fresh_metric()
+    JtJ, Jte, E_D = equations.compute(metric)
+    E_W = sum_squares(theta.astype(np.float64))
+    F = beta * E_D + alpha * E_W
+    gradient = 2 * (beta * Jte + alpha * theta) / norm
+    if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0,
+               alpha=alpha, beta=beta, gamma=gamma):
+        return None
+    while True:
+        start = theta.astype(np.float64)
+        A = beta * JtJ + alpha * np.eye(P)
+        b = -(beta * Jte + alpha * start)
+        steps = 0
+        while True:
+            steps += 1
+            delta, _ = solve_damped(A, b, mu)
+            theta[...] = (start + delta).astype(dtype)
+            E_D2, E_W2 = equations.sse(), sum_squares(theta.astype(np.float64))
+            if beta * E_D2 + alpha * E_W2 < F:
+                mu = max(mu * opts["mu_dec"], 1e-20)
+                break
+            mu *= opts["mu_inc"]
+            if mu > opts["mu_max"]:
+                theta[...] = start.astype(dtype)
+                return "mu_max"
+        # Evidence update with the Gauss–Newton Hessian of the accepted point's epoch.
+        inverse = np.linalg.pinv(beta * JtJ + alpha * np.eye(P)) if alpha > 0 else None
+        gamma = P - (alpha * float(np.trace(inverse)) if inverse is not None else 0.0)
+        alpha = gamma / (2 * E_W2) if E_W2 > 0 else 1.0
+        beta = max(N - gamma, 1e-3 * N) / (2 * E_D2) if E_D2 > 0 else beta
+        metric = problem.fresh_metric()
+        JtJ, Jte, E_D = equations.compute(metric)
+        E_W = sum_squares(theta.astype(np.float64))
+        F = beta * E_D + alpha * E_W
+        gradient = 2 * (beta * Jte + alpha * theta) / norm
+        if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps,
+                   alpha=alpha, beta=beta, gamma=gamma):
+            return None

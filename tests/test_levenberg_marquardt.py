@@ -1,0 +1,193 @@
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import matnet as mn
+from matnet.train.fit import Problem, Split
+from matnet.train.levenberg_marquardt import NormalEquations, solve_damped
+from conftest import random_dag, random_inputs
+
+
+def _targets(net, n, seed):
+    rng = np.random.default_rng(seed + 7)
+    T = {o: rng.normal(size=(n, net.layers[o].size)) for o in net.outputs}
+    return T if len(T) > 1 else next(iter(T.values()))
+
+
+def _errors(net, X, T):
+    out = net(X)
+    out = out if isinstance(out, dict) else {net.outputs[0]: out}
+    T = T if isinstance(T, dict) else {net.outputs[0]: T}
+    return np.hstack([out[o] - T[o] for o in net.outputs]).ravel()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 100_000))
+def test_jacobian_equals_finite_differences_and_gradient(seed):
+    net = random_dag(seed, activations=["tanh", "sigmoid", "softmax", "elu", "linear", "softplus"])
+    n = 6
+    X, T = random_inputs(net, n, seed), _targets(net, n, seed)
+    J, e = net.jacobian(X, T)
+    K = sum(net.layers[o].size for o in net.outputs)
+    assert J.shape == (n * K, net.n_params) and e.shape == (n * K,)
+    np.testing.assert_allclose(e, _errors(net, X, T), rtol=1e-14, atol=1e-14)
+    theta, eps = net.get_flat(), 1e-6
+    numeric = np.empty_like(J)
+    for p in range(theta.size):
+        for sign in (1, -1):
+            shifted = theta.copy()
+            shifted[p] += sign * eps
+            net.set_flat(shifted)
+            numeric[:, p] += 0 if sign == 1 else 0
+            if sign == 1:
+                plus = _errors(net, X, T)
+            else:
+                numeric[:, p] = (plus - _errors(net, X, T)) / (2 * eps)
+    net.set_flat(theta)
+    assert np.abs(J - numeric).max() / max(np.abs(numeric).max(), 1e-12) < 1e-8
+    gW, gb = net.gradient(X, T, loss="sse")          # d(sum e²)/dθ = 2 Jᵀe
+    grad = np.concatenate([np.ravel(v) for v in net.views(np.zeros(net.n_params))[0]]) if False else None
+    flat = np.zeros(net.n_params)
+    W, b = net.views(flat)
+    for k in W:
+        W[k][...] = gW[k]
+    for k in b:
+        b[k][...] = gb[k]
+    np.testing.assert_allclose(2 * J.T @ e, flat, rtol=1e-10, atol=1e-12)
+
+
+def test_jacobian_rows_are_sample_major_and_data_units():
+    net = mn.mlp([2, 3, 2], seed=0)
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    T = np.random.default_rng(1).normal(size=(4, 2))
+    net.output_scaling = {"y": mn.data.minmax(np.array([[0.0, 10.0], [4.0, 30.0]]))}
+    J, e = net.jacobian(X, T)
+    np.testing.assert_allclose(e.reshape(4, 2), net(X) - T, rtol=1e-12)   # e[i * 2 + k]
+    # rows of sample 2 alone equal the Jacobian of that sample
+    J2, _ = net.jacobian(X[2:3], T[2:3])
+    np.testing.assert_allclose(J[4:6], J2, rtol=1e-13)
+
+
+def _problem(net, X, T, weight=None):
+    inputs = {"x": X}
+    targets = {"y": T}
+    split = Split(inputs, targets, T, weight, X.shape[0])
+    return Problem(net, split, "mse", 0.0, "R")
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_block_accumulation_equals_the_full_matrix(weighted):
+    rng = np.random.default_rng(0)
+    net = mn.mlp([3, 7, 2], seed=0)
+    X, T = rng.normal(size=(103, 3)), rng.normal(size=(103, 2))
+    w = rng.uniform(0.5, 2, size=103) if weighted else None
+    problem = _problem(net, X, T, w)
+    full = NormalEquations(problem, block_size=10_000).compute()
+    for block in (1, 10, 17, 50):
+        blocked = NormalEquations(problem, block_size=block).compute()
+        np.testing.assert_allclose(blocked[0], full[0], rtol=1e-12)
+        np.testing.assert_allclose(blocked[1], full[1], rtol=1e-12, atol=1e-13)
+        assert blocked[2] == pytest.approx(full[2], rel=1e-12)
+    J, e = net.jacobian(X, T, sample_weight=w)
+    np.testing.assert_allclose(full[0], J.T @ J, rtol=1e-12)
+    np.testing.assert_allclose(full[1], J.T @ e, rtol=1e-12, atol=1e-13)
+    assert NormalEquations(problem, memory_reduction=4).block_size == 26
+
+
+def test_lm_fits_sine_to_1e_6():
+    x = np.linspace(-np.pi, np.pi, 200)[:, None]
+    net = mn.mlp([1, 10, 1], activation="tanh", seed=0)
+    h = net.fit(x, np.sin(x), algorithm="lm", division=None, goal=1e-7)
+    assert np.mean((net(x) - np.sin(x)) ** 2) < 1e-6
+    assert h.stop_reason == "goal" and h.epochs < 1000
+
+
+def test_mu_follows_the_trainlm_rule():
+    x = np.linspace(-np.pi, np.pi, 200)[:, None]
+    net = mn.mlp([1, 10, 1], seed=0)
+    h = net.fit(x, np.sin(x), algorithm="lm", division=None, epochs=300)
+    mu, steps = np.array(h.mu), np.array(h.inner_steps)
+    assert mu[0] == 0.001
+    # each epoch: mu × 10 for every rejected step, then × 0.1 for the accepted one
+    np.testing.assert_allclose(mu[1:], np.maximum(mu[:-1] * 10.0 ** (steps[1:] - 1) * 0.1, 1e-20), rtol=1e-9)
+    assert (steps[1:] == 1).any() and (steps[1:] > 1).any()   # mu falls and rises
+    assert np.all(np.diff(h.train_loss) < 0)                  # every epoch lowers the loss
+
+
+def test_mu_max_stops_at_the_minimum():
+    x = np.linspace(-1, 1, 20)[:, None]
+    t = 2 * x + 1 + 0.1 * np.cos(7 * x)                  # a linear fit cannot reach 0
+    net = mn.Network.from_matrices([np.array([[0.3]])], [np.array([0.1])], activations="linear")
+    h = net.fit(x, t, algorithm="lm", division=None, scaling=None, min_grad=0, mu_max=1e3)
+    assert h.stop_reason == "mu_max"
+    slope, intercept = np.polyfit(x[:, 0], t[:, 0], 1)  # the least-squares line
+    np.testing.assert_allclose([net.weights["x", "y"][0, 0], net.biases["y"][0]], [slope, intercept], rtol=1e-9)
+
+
+def test_lm_validation_stop_and_sse():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, size=(80, 1))
+    t = np.sin(3 * x) + 0.3 * rng.normal(size=x.shape)
+    h = mn.mlp([1, 30, 1], seed=0).fit(x, t, algorithm="lm", seed=0)
+    assert h.stop_reason == "validation stop" and h.val_fail[-1] == 6
+    h = mn.mlp([1, 5, 1], seed=0).fit(x, t, algorithm="lm", loss="sse", epochs=5, seed=0)
+    assert h.loss == "sse" and h.train_loss[-1] > 1     # a sum, not a mean
+    with pytest.raises(ValueError, match="'lm' minimises squared errors"):
+        mn.mlp([1, 2], output_activation="softmax").fit(x, (x > 0).ravel().astype(int), algorithm="lm")
+
+
+def test_br_effective_parameters_and_noise_level():
+    rng = np.random.default_rng(0)
+    noise = 0.1
+    x = rng.uniform(-3, 3, size=(300, 1))
+    t = np.sin(x) + noise * rng.normal(size=x.shape)
+    net = mn.mlp([1, 20, 1], seed=0)
+    h = net.fit(x, t, algorithm="br", seed=0)
+    assert h.gamma[-1] < 0.5 * net.n_params          # clearly fewer effective parameters (61 here)
+    assert h.test_loss[-1] < 1.3 * noise ** 2
+    assert h.alpha[-1] > 0 and h.beta[-1] > 0
+    assert h.best_epoch == h.epochs                   # no validation stop: the final weights
+    xs = np.linspace(-3, 3, 100)[:, None]
+    assert np.mean((net(xs) - np.sin(xs)) ** 2) < 0.3 * noise ** 2
+
+
+def test_scg_trains_regression_and_classification():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(200, 2))
+    h = mn.mlp([2, 6, 1], seed=0).fit(x, x[:, :1] * x[:, 1:], algorithm="scg", epochs=200, seed=0)
+    assert h.train_loss[h.best_epoch] < 0.05 * h.train_loss[0]
+    labels = (x[:, 0] + x[:, 1] > 0).astype(int)
+    net = mn.mlp([2, 4, 2], output_activation="softmax", seed=0)
+    h = net.fit(x, labels, algorithm="scg", epochs=100, seed=0)
+    assert h.test_metric[h.best_epoch] > 0.9
+
+
+def test_restarts_keep_the_best_initialisation():
+    x = np.linspace(-np.pi, np.pi, 100)[:, None]
+    net = mn.mlp([1, 3, 1], seed=0)
+    h = net.fit(x, np.sin(x), algorithm="lm", restarts=3, seed=1, epochs=30)
+    assert len(h.restart_scores) == 3 and h.restart_scores[h.restart] == min(h.restart_scores)
+    assert h.val_loss[h.best_epoch] == min(h.restart_scores)
+
+
+def test_solve_damped_falls_back_to_least_squares():
+    A = np.array([[1.0, 0.0], [0.0, -5.0]])     # not positive definite with mu = 1
+    x, method = solve_damped(A, np.array([1.0, 1.0]), 1.0)
+    assert method == "lstsq" and np.allclose((A + np.eye(2)) @ x, [1, 1])
+    x, method = solve_damped(np.eye(2), np.array([2.0, 4.0]), 1.0)
+    assert method == "cholesky" and np.allclose(x, [1, 2])
+
+
+def test_million_samples_train_in_bounded_memory():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, size=(1_000_000, 1))
+    t = np.sin(x)
+    net = mn.mlp([1, 20, 1], seed=0)
+    tracemalloc.start()
+    h = net.fit(x, t, algorithm="lm", epochs=2, division=None)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert h.epochs == 2 and h.train_loss[-1] < h.train_loss[0]
+    assert peak < 300 * 2 ** 20, f"peak {peak / 2**20:.0f} MiB"

@@ -212,11 +212,7 @@ def error_jacobian(net, fw, targets, scale=None, sample_weight=None, out=None):
     J = np.empty((n * K, P), net.dtype) if out is None else out
     J3 = J.reshape(n, K, P)
     weights = net.weights._views
-    start, columns = 0, {}
-    for kind, key, shape in net._layout():
-        size = int(np.prod(shape))
-        columns[(kind, key)] = slice(start, start + size)
-        start += size
+    columns = plan(net).columns
     for step in reversed(plan(net).steps):
         name = step.layer
         upstream = dA.pop(name, None)

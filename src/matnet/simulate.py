@@ -26,12 +26,14 @@ class Step:
 
 @dataclass(frozen=True)
 class Plan:
-    """Compiled structure: the steps in topological order, the outputs, and which
-    entries of the parameter vector are weights (not biases)."""
+    """Compiled structure: the steps in topological order, the outputs, which entries
+    of the parameter vector are weights (not biases), and where each array lies in it
+    (``columns[("W", key)]`` or ``columns[("b", layer)]``, a slice)."""
 
     steps: tuple
     outputs: tuple
     weight_mask: np.ndarray
+    columns: dict
 
 
 @dataclass
@@ -70,7 +72,12 @@ def plan(net) -> Plan:
         mask = np.zeros(net.n_params, bool)
         for view in net.views(mask)[0].values():
             view[...] = True
-        net._plan = Plan(steps, tuple(net.outputs), mask)
+        columns, start = {}, 0
+        for kind, key, shape in net._layout():
+            size = int(np.prod(shape))
+            columns[(kind, key)] = slice(start, start + size)
+            start += size
+        net._plan = Plan(steps, tuple(net.outputs), mask, columns)
     return net._plan
 
 

@@ -92,13 +92,12 @@ def solve_damped(A, b, mu):
     Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.
     """
     M = A + mu * np.eye(A.shape[0])
-    try:
-        factor = scipy.linalg.cho_factor(M, check_finite=False)
-        x = scipy.linalg.cho_solve(factor, b, check_finite=False)
-        if np.all(np.isfinite(x)):
+    if np.all(np.isfinite(M)):
+        # LAPACK dposv: Cholesky factorisation and solve in one call (info > 0: not PD)
+        _, x, info = scipy.linalg.lapack.dposv(M, b, lower=False, overwrite_a=True, overwrite_b=False)
+        if info == 0 and np.all(np.isfinite(x)):
             return x, "cholesky"
-    except (np.linalg.LinAlgError, ValueError):
-        pass
+        M = A + mu * np.eye(A.shape[0])
     return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
 
 
@@ -136,8 +135,12 @@ def lm_runner(problem, monitor, options):
     mask = plan(problem.net).weight_mask.astype(np.float64)
     ridge = 0.5 * problem.l2 * norm   # l2/2 |W|² in the sum-of-squares units of JᵀJ
 
+    weight_index = np.flatnonzero(mask)
+
     def objective(sse):
-        w = theta[mask > 0].astype(np.float64)
+        if not problem.l2:
+            return sse / norm
+        w = theta[weight_index].astype(np.float64)
         return sse / norm + 0.5 * problem.l2 * float(w @ w)
 
     mu = opts["mu"]

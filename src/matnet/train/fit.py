@@ -86,8 +86,9 @@ class Problem:
     batch of them.
     """
 
-    def __init__(self, net, train, loss, l2, metric):
-        self.net, self.train, self.loss, self.l2, self.metric = net, train, loss, l2, metric
+    def __init__(self, net, splits, loss, l2, metric):
+        self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
+        self.train = splits["train"]
         self.scale = error_scale(net)
         self.theta = net._theta
         self.grad = np.empty_like(self.theta)
@@ -126,6 +127,23 @@ class Problem:
     def fresh_metric(self):
         return Metric(self.metric)
 
+    def scores(self, name):
+        """``(loss, metric)`` of the split ``name`` ("val" or "test"); NaN when empty."""
+        split = self.splits.get(name)
+        if split is None or split.n == 0:
+            return math.nan, math.nan
+        fw = run(self.net, split.inputs)
+        value, _ = _losses.evaluate(self.loss, self.net, fw.z, fw.a, split.targets, split.weight,
+                                    self.scale, need_delta=False)
+        metric = Metric(self.metric)
+        metric.add(data_outputs(self.net, fw), split.targets_data)
+        return value, metric.value()
+
+    def normal_equations(self, block_size=None, memory_reduction=None):
+        """The accumulator of ``JᵀJ`` and ``Jᵀe`` the Jacobian methods use."""
+        from .levenberg_marquardt import NormalEquations
+        return NormalEquations(self, block_size, memory_reduction)
+
 
 def _weight_mask(net):
     from ..simulate import plan
@@ -144,9 +162,9 @@ def data_outputs(net, fw):
 class Monitor:
     """Records each epoch, evaluates validation/test, applies the stopping rules."""
 
-    def __init__(self, problem, splits, history, epochs, max_fail, goal, min_grad, max_time,
+    def __init__(self, problem, history, epochs, max_fail, goal, min_grad, max_time,
                  callbacks, progress, record_weights):
-        self.problem, self.splits, self.history = problem, splits, history
+        self.problem, self.history = problem, history
         self.epochs, self.max_fail, self.goal, self.min_grad = epochs, max_fail, goal, min_grad
         self.max_time = math.inf if max_time is None else max_time
         self.callbacks, self.record_weights = callbacks, record_weights
@@ -157,17 +175,6 @@ class Monitor:
         self.best_theta = self.last_good = problem.theta.copy()
         self.best_epoch = 0
         self.stop_reason = None
-
-    def _split_scores(self, split):
-        if split is None or split.n == 0:
-            return math.nan, math.nan
-        net = self.problem.net
-        fw = run(net, split.inputs)
-        value, _ = _losses.evaluate(self.problem.loss, net, fw.z, fw.a, split.targets, split.weight,
-                                    self.problem.scale, need_delta=False)
-        metric = Metric(self.problem.metric)
-        metric.add(data_outputs(net, fw), split.targets_data)
-        return value, metric.value()
 
     def __call__(self, train_loss, grad_norm, train_metric=math.nan, lr=math.nan, **extra):
         """Record one epoch (``grad_norm`` None: not computed); return True when
@@ -183,8 +190,8 @@ class Monitor:
             theta[...] = self.last_good
             self.epoch -= 1
             return True
-        val_loss, val_metric = self._split_scores(self.splits["val"])
-        test_loss, test_metric = self._split_scores(self.splits["test"])
+        val_loss, val_metric = self.problem.scores("val")
+        test_loss, test_metric = self.problem.scores("test")
         if not math.isnan(val_loss) and self.max_fail is not None:
             if val_loss < self.best_val:
                 self.best_val, self.fails, self.best_epoch = val_loss, 0, self.epoch
@@ -443,10 +450,10 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         v_t = prepare_targets(net, validation[1], v_n, scale=False)
         splits["val"] = _split(net, v_in, v_t, None, np.arange(v_n))
     metric = "accuracy" if classification else "R"
-    problem = Problem(net, splits["train"], loss, l2, metric)
+    problem = Problem(net, splits, loss, l2, metric)
     epochs = default_epochs if epochs is None else int(epochs)
     history = History(algorithm, loss, metric)
-    monitor = Monitor(problem, splits, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
+    monitor = Monitor(problem, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
                       Progress(epochs, progress), record_weights)
     options.update(lr=lr, batch_size=batch_size, lr_schedule=lr_schedule, rng=rng)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported

@@ -129,7 +129,7 @@ def lm_runner(problem, monitor, options):
     """
     opts = _mu_options(options, 0.001, "lm")
     fixed_norm = _check_loss(problem, "lm")
-    equations = NormalEquations(problem, opts["block_size"], opts["memory_reduction"])
+    equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
     theta, dtype = problem.theta, problem.theta.dtype
     mask = plan(problem.net).weight_mask.astype(np.float64)
@@ -190,7 +190,7 @@ def br_runner(problem, monitor, options):
     fixed_norm = _check_loss(problem, "br")
     if problem.l2:
         raise ValueError("'br' chooses its own regularisation; l2 does not apply")
-    equations = NormalEquations(problem, opts["block_size"], opts["memory_reduction"])
+    equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
     theta, dtype = problem.theta, problem.theta.dtype
     P, N = theta.size, equations.n_errors

@@ -156,7 +156,11 @@ def maglev(n_steps=4001, seed=0, dt=0.01):
 
     held constant over each sample (zero-order hold) and integrated with
     :func:`scipy.integrate.solve_ivp` (RK45, ``rtol=1e-8``).  ``r`` is a random step
-    between 0.5 and 5.5 m held 0.5-3 s; ``d`` a random step in ±0.5 A held 0.05-0.5 s.
+    between 0.5 and 5.5 m held 50-300 samples (0.5-3 s at ``dt = 0.01``); ``d`` a random
+    step in [-0.5, 0.5] A held 5-50 samples.  The gains keep the loop stable and
+    moderately damped over the whole range (linearised about ``y``, the stiffness
+    ``14 k_p / sqrt(y) - 9.8 / y`` stays positive for ``y > 0.13`` m); the current
+    saturates for about a tenth of the time after large reference steps.
     The current is limited to [0, 4] A: with ``i^2`` in the force, a negative current
     would lift as a positive one does, so the amplifier does not produce one.  The
     magnet cannot go below ``y = 0.1`` m (it lands there with zero velocity), which keeps
@@ -180,9 +184,10 @@ def maglev(n_steps=4001, seed=0, dt=0.01):
         ``u`` spans [0, 4] A and ``y`` roughly [0.3, 6] m.
     """
     n_steps, dt = _check(n_steps, dt)
-    rng, e = _rng(seed), MAGLEV_EXCITATION
-    reference = _random_steps(rng, n_steps, *e["reference"], e["reference_hold"])[:, 0]
-    dither = _random_steps(rng, n_steps, *e["dither"], e["dither_hold"])[:, 0]
+    e = MAGLEV_EXCITATION
+    reference_rng, dither_rng = _rng(seed).spawn(2)  # independent streams: records nest
+    reference = _random_steps(reference_rng, n_steps, *e["reference"], e["reference_hold"])[:, 0]
+    dither = _random_steps(dither_rng, n_steps, *e["dither"], e["dither_hold"])[:, 0]
     u, y = np.empty((n_steps, 1)), np.empty((n_steps, 1))
     x = np.array([reference[0], 0.0])
     for k in range(n_steps):
@@ -201,7 +206,7 @@ PH = dict(volume=1100.0, acid=0.0032, base=0.05, pka=4.75, kw=1e-14)
 """pH plant: tank volume (l), acetic acid and NaOH feed concentrations (mol/l), acetic
 acid's pKa and water's ion product Kw (mol^2/l^2), at 25 degrees C."""
 
-PH_EXCITATION = dict(acid=(65.0, 97.0), base=(3.0, 7.5), hold=(6, 60))
+PH_EXCITATION = dict(acid=(60.0, 100.0), base=(2.5, 7.0), hold=(6, 60))
 """pH experiment: acid and base flow ranges (l/min) and how long (samples) each level of
 the flows is held."""
 
@@ -282,12 +287,13 @@ def ph(n_steps=2001, seed=0, dt=10.0):
     by :func:`scipy.optimize.brentq` on the pH in [0, 14] (the imbalance is monotonic in
     pH, so the root is unique).
 
-    The flows are independent random steps, acid in [65, 97] l/min and base in
-    [3, 7.5] l/min, held 1-10 minutes (6-60 samples); the nominal point 81 l/min acid
-    and 5.15 l/min base (McAvoy's 81 and 515 cc/min, rescaled to these concentrations)
-    is almost exactly neutralised, so the pH swings across the steep part of the
-    titration curve, roughly 4.5-10.5 (MATLAB's data: about 3.7-11.8).  The residence
-    time ``V / (F_a + F_b)`` is about 13 minutes.  Flows are held over each sample and
+    The flows are independent random steps, acid in [60, 100] l/min and base in
+    [2.5, 7] l/min, each level held 6-60 samples (1-10 minutes at ``dt = 10`` s).  The
+    nominal point, 81 l/min acid and 5.15 l/min base (McAvoy's 81 and 515 cc/min
+    rescaled to these concentrations), is almost exactly neutralised, so the pH swings
+    across the steep part of the titration curve: with the defaults it spans about
+    5-11, median about 7 (MATLAB's data: about 3.7-11.8).  The residence time
+    ``V / (F_a + F_b)`` is about 13 minutes.  Flows are held over each sample and
     integrated with :func:`scipy.integrate.solve_ivp` (RK45, ``rtol=1e-10``), starting
     from the steady state of the first flows.
 

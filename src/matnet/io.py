@@ -66,6 +66,7 @@ def _document(net, arrays):
                     for side in ("inputs", "outputs")},
         "classes": net.classes,
         "training": net.training,
+        "feedback": net.feedback,
         "arrays": {k: {"shape": list(a.shape), "sha256": _digest(a)} for k, a in arrays.items()},
     }
 
@@ -219,6 +220,11 @@ def _build(document, arrays, fail):
     if training is not None and not isinstance(training, dict):
         raise fail(f"training must be a summary object, got {type(training).__name__}")
     net.training = training
+    feedback = document.get("feedback") or {}
+    if not isinstance(feedback, dict) or not all(
+            isinstance(k, str) and v in net.layers for k, v in feedback.items()):
+        raise fail(f"feedback must map input names to output layers, got {feedback!r}")
+    net.feedback = feedback
     return net
 
 

@@ -34,7 +34,7 @@ from . import activations as _activations
 from . import init as _init
 from ._toposort import CycleError, topological_order
 
-__all__ = ["Network", "Layer", "Connection", "mlp", "CycleError"]
+__all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "CycleError"]
 
 ARROW = "→"
 
@@ -179,6 +179,7 @@ class Network:
         self.output_scaling = {}
         self.classes = None
         self.training = None
+        self.feedback = {}
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -378,21 +379,80 @@ class Network:
     # -- copies ----------------------------------------------------------------------
     def copy(self, dtype=None):
         """A deep copy (optionally with another dtype); the copy shares nothing."""
+        return self._rebuild(dict(self._inputs), [(c, self.weights[c.key]) for c in self._connections.values()],
+                             dtype=dtype)
+
+    def _rebuild(self, inputs, connections, dtype=None):
+        """A new network with this one's layers, biases, outputs, scaling and labels,
+        and the given inputs and ``[(Connection, W)]`` (in parameter order)."""
         net = Network(dtype=dtype or self.dtype)
-        for name, size in self._inputs.items():
+        for name, size in inputs.items():
             net.add_input(name, size)
         for layer in self._layers.values():
             net.add_layer(layer.name, layer.size, layer.activation, layer.bias)
-        for c in self._connections.values():
-            net.connect(c.source, c.target, self.weights[c.key], delays=c.delays)
+        for c, W in connections:
+            net.connect(c.source, c.target, W, delays=c.delays)
         for name, b in self.biases.items():
             net.biases[name] = b
         if self._outputs is not None:
             net.outputs = self._outputs
-        net.input_scaling = {k: v.astype(net.dtype) for k, v in self.input_scaling.items()}
+        net.input_scaling = {k: v.astype(net.dtype) for k, v in self.input_scaling.items() if k in inputs}
         net.output_scaling = {k: v.astype(net.dtype) for k, v in self.output_scaling.items()}
         net.classes = None if self.classes is None else list(self.classes)
         net.training = None if self.training is None else dict(self.training)
+        net.feedback = dict(self.feedback)
+        return net
+
+    # -- NARX: open and closed loop ---------------------------------------------------
+    def closed_loop(self):
+        """The closed-loop (parallel) form of an open-loop NARX network.
+
+        Every connection from a feedback input (``net.feedback``: input -> output
+        layer) becomes the same connection, with the same weight matrix and delays,
+        from the output layer itself, so the network feeds its own predictions back.
+        The feedback input's scaling must equal the output's (``fit`` makes it so).
+        """
+        if not self.feedback or not any(name in self._inputs for name in self.feedback):
+            raise ValueError("closed_loop needs an open-loop NARX network (net.feedback maps a feedback "
+                             "input to an output layer)")
+        for name, output in self.feedback.items():
+            mine, theirs = self.input_scaling.get(name), self.output_scaling.get(output)
+            if (mine is None) != (theirs is None) or (mine is not None and not (
+                    np.array_equal(mine.scale, theirs.scale) and np.array_equal(mine.shift, theirs.shift))):
+                raise ValueError(f"feedback input {name!r} is scaled differently from output {output!r}; "
+                                 "closing the loop would change the network")
+        connections = []
+        for c in self._connections.values():
+            W = self.weights[c.key]
+            if c.source in self.feedback:
+                if 0 in c.delays:
+                    raise ValueError(f"{c.label} has delay 0: closing the loop would make a cycle without delay")
+                c = Connection(self.feedback[c.source], c.target, c.delays)
+            connections.append((c, W))
+        inputs = {k: v for k, v in self._inputs.items() if k not in self.feedback}
+        return self._rebuild(inputs, connections)
+
+    def _feedback_input(self, output):
+        return next(k for k, v in self.feedback.items() if v == output)
+
+    def open_loop(self):
+        """The open-loop (series-parallel) form of a closed-loop NARX network: the
+        inverse of :meth:`closed_loop`; feedback inputs get the outputs' scaling."""
+        outputs = set(self.feedback.values())
+        if not self.feedback or any(name in self._inputs for name in self.feedback):
+            raise ValueError("open_loop needs a closed-loop NARX network (made by closed_loop or narx)")
+        inputs = dict(self._inputs)                      # feedback inputs come last
+        inputs.update({fb: self._layers[output].size for fb, output in self.feedback.items()})
+        connections = []
+        for c in self._connections.values():
+            W = self.weights[c.key]
+            if c.source in outputs and min(c.delays) > 0:
+                c = Connection(self._feedback_input(c.source), c.target, c.delays)
+            connections.append((c, W))
+        net = self._rebuild(inputs, connections)
+        for fb, output in self.feedback.items():
+            if output in self.output_scaling:
+                net.input_scaling[fb] = self.output_scaling[output].astype(net.dtype)
         return net
 
     def astype(self, dtype):
@@ -411,6 +471,25 @@ class Network:
         """Every layer's net input and activation; see :func:`matnet.simulate.forward`."""
         from .simulate import forward
         return forward(self, X)
+
+    def simulate(self, U, initial=None, n_steps=None):
+        """Run over time: ``(outputs, final_state)``; see :func:`matnet.simulate.simulate`."""
+        from .simulate import simulate
+        return simulate(self, U, initial=initial, n_steps=n_steps)
+
+    def predict_ahead(self, U, Y_past, steps, initial=None):
+        """Multi-step-ahead prediction with a NARX network.
+
+        The open-loop network runs over the known past (inputs ``U[:n_past]``, measured
+        outputs ``Y_past``, ``n_past = len(Y_past)``) to reach the current state; the
+        closed-loop network then predicts ``steps`` outputs from ``U[n_past:n_past+steps]``.
+
+        Returns
+        -------
+        ndarray (steps, n_out)
+        """
+        from .simulate import predict_ahead
+        return predict_ahead(self, U, Y_past, steps, initial=initial)
 
     def predict_classes(self, X):
         """Class labels for ``X`` (a network trained on class labels); see
@@ -593,10 +672,108 @@ def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="a
         last = k == len(sizes) - 1
         net.add_layer(names[k], size, output_activation if last else activation, bias=bias)
         net.connect(names[k - 1], names[k], weight=np.zeros((size, sizes[k - 1])))
-    if init == "auto":
-        hidden = _activations.get(activation)
-        lo, hi = hidden.active_range
-        init = ("nguyen_widrow" if np.isfinite(lo) and np.isfinite(hi) and hi > lo
-                else "he" if hidden.name in ("relu", "leaky_relu", "elu") else "glorot_uniform")
-    _init.initialize(net, init, seed)
+    _init.initialize(net, _auto_init(init, activation), seed)
+    return net
+
+
+def _auto_init(init, activation):
+    """``"auto"``: Nguyen–Widrow for saturating activations, He for relu-like, else Glorot."""
+    if init != "auto":
+        return init
+    hidden = _activations.get(activation)
+    lo, hi = hidden.active_range
+    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+        return "nguyen_widrow"
+    return "he" if hidden.name in ("relu", "leaky_relu", "elu") else "glorot_uniform"
+
+
+def _delays(spec, what, allow_zero=True):
+    """Delays from an int ``d`` (meaning ``1..d``), a sequence or a range."""
+    delays = list(range(1, spec + 1)) if isinstance(spec, (int, np.integer)) else list(spec)
+    if not delays or (not allow_zero and min(delays) < 1):
+        raise ValueError(f"{what} must be {'delays >= 1' if not allow_zero else 'delays'}, got {spec!r}")
+    return delays
+
+
+def timedelay(input_delays, hidden_sizes, n_inputs=1, n_outputs=1, activation="tanh",
+              output_activation="linear", init="auto", seed=None, dtype="float64"):
+    """A time-delay network (MATLAB ``timedelaynet``): tapped delays on the input.
+
+    Parameters
+    ----------
+    input_delays : int or sequence of int
+        Delays of the input ``x`` into ``h1`` (an int ``d`` means ``1..d``; include 0
+        to see the current input).
+    hidden_sizes : sequence of int
+    """
+    return _builder({"x": (n_inputs, _delays(input_delays, "input_delays"))}, hidden_sizes, n_outputs,
+                    activation, output_activation, None, init, seed, dtype)
+
+
+def layer_recurrent(layer_delays, hidden_sizes, n_inputs=1, n_outputs=1, activation="tanh",
+                    output_activation="linear", init="auto", seed=None, dtype="float64"):
+    """A layer-recurrent (Elman) network (MATLAB ``layrecnet``): each hidden layer
+    feeds its own past values back with ``layer_delays`` (>= 1)."""
+    return _builder({"x": (n_inputs, [0])}, hidden_sizes, n_outputs, activation, output_activation,
+                    _delays(layer_delays, "layer_delays", allow_zero=False), init, seed, dtype)
+
+
+def narx(input_delays, feedback_delays, hidden_sizes, n_inputs=1, n_outputs=1, activation="tanh",
+         output_activation="linear", loop="open", init="auto", seed=None, dtype="float64"):
+    """A NARX network (MATLAB ``narxnet``): ``y(t) = f(x(t-d), ..., y(t-d), ...)``.
+
+    In open loop (series-parallel, the default) the past outputs are an input,
+    ``y_fb``, fed with the measured series; ``net.closed_loop()`` feeds the network's
+    own output back instead, with the same weights.
+
+    Parameters
+    ----------
+    input_delays : int or sequence of int
+        Delays of the exogenous input ``x`` (an int ``d`` means ``1..d``; may include 0).
+    feedback_delays : int or sequence of int
+        Delays (>= 1) of the output fed back.
+    hidden_sizes : sequence of int
+    loop : {"open", "closed"}
+    """
+    inputs = {"x": (n_inputs, _delays(input_delays, "input_delays")),
+              "y_fb": (n_outputs, _delays(feedback_delays, "feedback_delays", allow_zero=False))}
+    net = _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, None, init, seed, dtype)
+    net.feedback = {"y_fb": "y"}
+    return _loop(net, loop)
+
+
+def nar(feedback_delays, hidden_sizes, n_outputs=1, activation="tanh", output_activation="linear",
+        loop="open", init="auto", seed=None, dtype="float64"):
+    """A NAR network (MATLAB ``narnet``): ``y(t) = f(y(t-1), ..., y(t-d))``, NARX
+    without an exogenous input."""
+    inputs = {"y_fb": (n_outputs, _delays(feedback_delays, "feedback_delays", allow_zero=False))}
+    net = _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, None, init, seed, dtype)
+    net.feedback = {"y_fb": "y"}
+    return _loop(net, loop)
+
+
+def _loop(net, loop):
+    if loop not in ("open", "closed"):
+        raise ValueError(f"loop must be 'open' or 'closed', got {loop!r}")
+    return net if loop == "open" else net.closed_loop()
+
+
+def _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, recurrent, init, seed, dtype):
+    """Inputs ``name -> (size, delays)`` into ``h1``, then ``h1 → ... → y``."""
+    hidden_sizes = [hidden_sizes] if isinstance(hidden_sizes, (int, np.integer)) else list(hidden_sizes)
+    net = Network(dtype=dtype)
+    names = chain_names(len(hidden_sizes) + 1)[1:]
+    sizes = [*hidden_sizes, n_outputs]
+    for name, (size, _) in inputs.items():
+        net.add_input(name, size)
+    for name, size in zip(names, sizes):
+        net.add_layer(name, size, output_activation if name == "y" else activation)
+    for name, (size, delays) in inputs.items():
+        net.connect(name, names[0], np.zeros((sizes[0], size * len(delays))), delays=delays)
+    for k in range(1, len(names)):
+        net.connect(names[k - 1], names[k], np.zeros((sizes[k], sizes[k - 1])))
+    for name, size in zip(names[:-1], sizes[:-1]):
+        if recurrent:
+            net.connect(name, name, np.zeros((size, size * len(recurrent))), delays=recurrent)
+    _init.initialize(net, _auto_init(init, activation), seed)
     return net

@@ -219,3 +219,248 @@ def predict_classes(net, X):
     index = (Y2[:, 0] >= 0.5).astype(int) if Y2.shape[1] == 1 else np.argmax(Y2, axis=1)
     labels = index if net.classes is None else np.asarray(net.classes)[index]
     return labels[0] if Y.ndim == 1 else labels
+
+
+# -- running over time -------------------------------------------------------------
+
+def max_delays(net):
+    """``name -> d``: the largest delay each input or layer is read with (0 if none)."""
+    out = {name: 0 for name in [*net.inputs, *net.layers]}
+    for c in net.connections.values():
+        out[c.source] = max(out[c.source], max(c.delays))
+    return out
+
+
+def is_recurrent(net):
+    """Whether some layer's past values feed a layer (layer feedback or closed-loop
+    output feedback); if not, a dynamic network only has tapped delays on its inputs."""
+    return any(c.source in net.layers and max(c.delays) > 0 for c in net.connections.values())
+
+
+@dataclass
+class SequenceForward:
+    """Everything one run over time computed, series as the first axis.
+
+    Attributes
+    ----------
+    inputs : dict ``name -> (n_series, n_steps, n)``, in network units.
+    z, a : dict ``layer -> (n_series, n_steps, size)``.
+    padded : dict ``name -> (n_series, d + n_steps, n)``: the ``d`` initial values
+        (oldest first, ``d`` the source's largest delay) followed by the run's values.
+    delays : dict ``name -> d``.
+    """
+
+    inputs: dict
+    z: dict
+    a: dict
+    padded: dict
+    delays: dict
+
+    def lagged(self, source, delays, t0=0, t1=None):
+        """``[v(t-d1), ..., v(t-dk)]`` stacked on the last axis for ``t0 <= t < t1``."""
+        P, d = self.padded[source], self.delays[source]
+        t1 = P.shape[1] - d if t1 is None else t1
+        blocks = [P[:, d - k + t0:d - k + t1] for k in delays]
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+
+
+def _as_sequence(x, what, size, dtype):
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{what} is not a numeric array: {e}") from None
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool) or np.iscomplexobj(x):
+        raise ValueError(f"{what} must be real numbers, got dtype {x.dtype}")
+    if x.ndim not in (2, 3) or x.shape[-1] != size:
+        raise ValueError(f"{what} must have shape (n_steps, {size}) or (n_series, n_steps, {size}), "
+                         f"got {shape_str(x.shape)}")
+    x = x.astype(dtype, copy=False)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} contains NaN or inf")
+    return (x[None] if x.ndim == 2 else x), x.ndim == 2
+
+
+def prepare_sequences(net, U, scale=True):
+    """Validate input sequences: ``(n_steps, n)`` for one series or
+    ``(n_series, n_steps, n)``; a dict ``name -> array`` for several inputs.
+
+    Returns ``(inputs, single)``: arrays ``(n_series, n_steps, n)`` of ``net.dtype``
+    (input scaling applied when ``scale``), and whether one 2-D series was given.
+    """
+    names = list(net.inputs)
+    if U is None:
+        U = {}
+    if not isinstance(U, dict):
+        if len(names) != 1:
+            raise ValueError(f"the network has inputs {', '.join(names) or 'none'}; pass a dict name -> array")
+        U = {names[0]: U}
+    if set(U) != set(names):
+        raise ValueError(f"input sequences must be given for exactly the inputs {', '.join(names) or '(none)'}, "
+                         f"got {', '.join(map(str, U)) or 'none'}")
+    out, single, shapes = {}, set(), set()
+    for name in names:
+        x, one = _as_sequence(U[name], f"input sequence {name!r}", net.inputs[name], net.dtype)
+        if scale and name in net.input_scaling:
+            x = net.input_scaling[name].apply(x)
+        out[name], _ = x, single.add(one)
+        shapes.add(x.shape[:2])
+    if len(shapes) > 1:
+        raise ValueError(f"input sequences differ in series or steps: {sorted(shapes)}")
+    return out, single != {False}
+
+
+def _state_scaling(net, name):
+    """The scaling between data units and network units of a delay state, if any."""
+    if name in net.input_scaling:
+        return net.input_scaling[name]
+    return net.output_scaling.get(name)
+
+
+def initial_history(net, initial, n_series):
+    """Initial delay states ``name -> (n_series, d, size)`` in network units.
+
+    ``initial`` maps an input or layer to its last ``d`` values before the run
+    (oldest first), ``(d, size)`` or ``(n_series, d, size)``, as MATLAB's ``Xi``/``Ai``;
+    inputs and scaled output layers are given in data units.  Missing states are 0.
+    """
+    delays = max_delays(net)
+    initial = dict(initial or {})
+    unknown = [k for k in initial if k not in delays or delays[k] == 0]
+    if unknown:
+        needed = [k for k, d in delays.items() if d]
+        raise ValueError(f"no delay state {unknown[0]!r}: the network keeps states of {', '.join(needed) or 'nothing'}")
+    history = {}
+    for name, d in delays.items():
+        if d == 0:
+            continue
+        size = net.size_of(name)
+        if name not in initial:
+            history[name] = np.zeros((n_series, d, size), net.dtype)
+            continue
+        x = np.asarray(initial[name], dtype=net.dtype)
+        if x.shape not in ((d, size), (n_series, d, size)):
+            raise ValueError(f"initial state of {name!r} must have shape {shape_str((d, size))} or "
+                             f"{shape_str((n_series, d, size))} (its {d} past values, oldest first), "
+                             f"got {shape_str(x.shape)}")
+        scaling = _state_scaling(net, name)
+        x = np.broadcast_to(x, (n_series, d, size))
+        history[name] = (scaling.apply(x) if scaling is not None else x).astype(net.dtype)
+    return history
+
+
+def run_sequences(net, inputs, history, n_steps=None):
+    """Run ``net`` over time on prepared inputs and initial states.
+
+    Input connections (the inputs are known in advance) are computed for all steps at
+    once; only connections from layers' past values need the step-by-step loop, and
+    a network without them runs as one batch over all steps.
+
+    Returns
+    -------
+    SequenceForward
+    """
+    delays = max_delays(net)
+    if inputs:
+        S, T = next(iter(inputs.values())).shape[:2]
+    else:
+        S = next(iter(history.values())).shape[0] if history else 1
+        T = int(n_steps)
+    padded = {}
+    for name, x in inputs.items():
+        padded[name] = np.concatenate([history[name], x], axis=1) if delays[name] else x
+    for name, layer in net.layers.items():
+        d = delays[name]
+        padded[name] = np.empty((S, d + T, layer.size), net.dtype)
+        if d:
+            padded[name][:, :d] = history[name]
+    fw = SequenceForward(inputs, {}, {}, padded, delays)
+    weights, biases = net.weights._views, net.biases._views
+    steps = plan(net).steps
+    pre = {}
+    for step in steps:
+        acc = np.zeros((S, T, net.layers[step.layer].size), net.dtype)
+        if step.bias:
+            acc += biases[step.layer]
+        for source, key in step.sources:
+            if source in inputs:
+                acc += fw.lagged(source, net.connections[key].delays) @ weights[key].T
+        pre[step.layer] = acc
+        fw.z[step.layer] = acc
+    block = 1 if is_recurrent(net) else max(T, 1)
+    for t0 in range(0, T, block):
+        t1 = min(t0 + block, T)
+        for step in steps:
+            Z = fw.z[step.layer][:, t0:t1]
+            for source, key in step.sources:
+                if source not in inputs:
+                    Z += fw.lagged(source, net.connections[key].delays, t0, t1) @ weights[key].T
+            d = delays[step.layer]
+            padded[step.layer][:, d + t0:d + t1] = step.activation(Z)
+    for name in net.layers:
+        fw.a[name] = padded[name][:, delays[name]:]
+    return fw
+
+
+def simulate(net, U, initial=None, n_steps=None):
+    """Run a (dynamic or static) network over time.
+
+    Parameters
+    ----------
+    U : array or dict
+        Input series ``(n_steps, n)`` or ``(n_series, n_steps, n)`` (a dict for
+        several inputs; ``None`` for a network without inputs, with ``n_steps``).
+    initial : dict, optional
+        Initial delay states, see :func:`initial_history`.
+
+    Returns
+    -------
+    outputs : array or dict
+        ``(n_steps, n_out)`` (or ``(n_series, n_steps, n_out)``), data units; a dict
+        for several output layers.
+    state : dict
+        The final delay states, usable as ``initial`` of a continuation run.
+    """
+    inputs, single = prepare_sequences(net, U)
+    if not inputs and n_steps is None:
+        raise ValueError("a network without inputs needs n_steps")
+    S = next(iter(inputs.values())).shape[0] if inputs else max(
+        [np.ndim(v) == 3 and np.shape(v)[0] or 1 for v in (initial or {}).values()] or [1])
+    if not inputs:
+        single = all(np.ndim(v) == 2 for v in (initial or {}).values())
+    fw = run_sequences(net, inputs, initial_history(net, initial, S), n_steps)
+    outputs = {}
+    for name in plan(net).outputs:
+        Y = fw.a[name]
+        if name in net.output_scaling:
+            Y = net.output_scaling[name].invert(Y)
+        outputs[name] = Y[0] if single else Y
+    state = {}
+    for name, d in fw.delays.items():
+        if d:
+            values = fw.padded[name][:, -d:]
+            scaling = _state_scaling(net, name)
+            values = scaling.invert(values) if scaling is not None else values.copy()
+            state[name] = values[0] if single else values
+    return (next(iter(outputs.values())) if len(outputs) == 1 else outputs), state
+
+
+def predict_ahead(net, U, Y_past, steps, initial=None):
+    """See :meth:`matnet.Network.predict_ahead`."""
+    opened = net if any(name in net.inputs for name in net.feedback) else net.open_loop()
+    closed = opened.closed_loop()
+    fb = {name: opened.feedback[name] for name in opened.feedback}
+    Y_past = np.asarray(Y_past, dtype=net.dtype)
+    Y_past = Y_past[:, None] if Y_past.ndim == 1 else Y_past
+    n_past = Y_past.shape[0]
+    U = None if U is None else np.asarray(U)
+    exogenous = [k for k in opened.inputs if k not in fb]
+    if exogenous and (U is None or U.shape[0] < n_past + steps):
+        raise ValueError(f"U must cover the past and the future: at least {n_past + steps} steps")
+    past = {name: Y_past for name in fb}
+    if exogenous:
+        past[exogenous[0]] = U[:n_past]
+    _, state = simulate(opened, past, initial=initial)
+    start = {fb[name] if name in fb else name: value for name, value in state.items()}
+    future = None if not exogenous else {exogenous[0]: U[n_past:n_past + steps]}
+    outputs, _ = simulate(closed, future, initial=start, n_steps=steps)
+    return outputs

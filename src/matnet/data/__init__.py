@@ -2,6 +2,7 @@
 from .division import divide
 from .scaling import Scaling, fit_scaling, minmax, standard
 from .targets import encode_labels, is_labels, prepare_targets
+from .timeseries import from_sequence, prepare_timeseries, to_sequence
 
 __all__ = ["divide", "Scaling", "fit_scaling", "minmax", "standard", "encode_labels", "is_labels",
-           "prepare_targets"]
+           "prepare_targets", "prepare_timeseries", "to_sequence", "from_sequence"]

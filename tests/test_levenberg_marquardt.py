@@ -23,7 +23,7 @@ def _errors(net, X, T):
     return np.hstack([out[o] - T[o] for o in net.outputs]).ravel()
 
 
-def _finite_difference_jacobian(net, X, T, h=1e-3):
+def _finite_difference_jacobian(net, X, T, h=1e-5):
     """Five-point central differences: truncation O(h⁴), rounding O(1e-16 / h)."""
     theta = net.get_flat()
     numeric = np.empty((_errors(net, X, T).size, theta.size))

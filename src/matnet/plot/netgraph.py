@@ -226,7 +226,17 @@ def _heading(net, kind, name):
     return f"{name}  ({layer.size}, {layer.activation.name})"
 
 
-def _names(ax, net, layout, small, diameter):
+def _heading_anchor(layout, kind, name, top):
+    """Where a group's heading goes: on one row above everything when every column holds
+    one input or layer, else right above the group."""
+    xy = layout.groups[(kind, name)]
+    columns = [round(v[0, 0]) for (k, _), v in layout.groups.items() if k != "bias"]
+    if len(columns) == len(set(columns)):
+        return (xy[0, 0], top)
+    return tuple(xy[0])
+
+
+def _names(ax, net, layout, small, diameter, top):
     """Name every input and layer above its group; name input and output units when few."""
     outputs = set(net.outputs)
     gap = diameter / 2 + 3
@@ -236,8 +246,8 @@ def _names(ax, net, layout, small, diameter):
                 ax.annotate("bias 1", tuple(xy[0]), xytext=(-gap, 0), textcoords="offset points", ha="right",
                             va="center", fontsize=7, color="0.3")
             continue
-        ax.annotate(_heading(net, kind, name), tuple(xy[0]), xytext=(0, gap + 2), textcoords="offset points",
-                    ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=6)
+        ax.annotate(_heading(net, kind, name), _heading_anchor(layout, kind, name, top), xytext=(0, gap + 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=6)
         if small and (kind == "input" or name in outputs):
             side = -1 if kind == "input" else 1
             for j, (x, y) in enumerate(xy):
@@ -262,7 +272,8 @@ def _axes_points(ax, fig):
 
 def _frame(ax, fig, layout, points, small):
     """Set limits that leave room (in points) for names and headings; return the node
-    diameter in points (about half the vertical spacing of the units)."""
+    diameter in points (about half the vertical spacing of the units) and the top of
+    the drawing (nodes and arcs) in data units."""
     width_pt, height_pt = _axes_points(ax, fig)
     y_lo, y_hi = min(layout.extent[0], points[:, 1].min()), max(layout.extent[1], points[:, 1].max())
     per_pt = max(y_hi - y_lo, 1.0) / max(height_pt - 50, 20)
@@ -271,7 +282,7 @@ def _frame(ax, fig, layout, points, small):
     x_pad = (55 if small else 50) / max(width_pt, 100) * max(layout.columns - 1, 1)
     ax.set_xlim(-x_pad, layout.columns - 1 + x_pad)
     ax.set_axis_off()
-    return diameter
+    return diameter, y_hi
 
 
 def _strongest(everything, max_edges):
@@ -312,13 +323,13 @@ def network(net, ax=None, weights=None, max_edges=5000, title=None, legend=True)
     delayed = [e for e in shown if e.delay != 0]
     curved = [_samples(curve(e, height)) for e in shown if len(curve(e, height)) > 2] or [np.zeros((0, 2))]
     small = int(layout.column_sizes.max()) <= FEW_UNITS
-    diameter = _frame(ax, fig, layout, np.vstack([*curved, [[0.0, y_min]]]), small)
+    diameter, top = _frame(ax, fig, layout, np.vstack([*curved, [[0.0, y_min]]]), small)
     _draw_static_edges(ax, static, height, wmax, len(shown))
     if delayed:
         _draw_delay_edges(ax, delayed, height, wmax, len(shown))
         _label_delays(ax, net, delayed, height, layout.depth)
     _draw_nodes(ax, net, layout, diameter)
-    _names(ax, net, layout, small, diameter)
+    _names(ax, net, layout, small, diameter, top)
     if weights if weights is not None else len(shown) <= FEW_EDGES:
         _label_weights(ax, shown, height)
     _title_and_legend(ax, net, len(everything), len(shown), bool(delayed), title, legend)

@@ -157,14 +157,15 @@ def maglev(n_steps=4001, seed=0, dt=0.01):
     between 0.5 and 5.5 m held 50-300 samples (0.5-3 s at ``dt = 0.01``); ``d`` a random
     step in [-0.5, 0.5] A held 5-50 samples.  The gains keep the loop stable and
     moderately damped over the whole range (linearised about ``y``, the stiffness
-    ``14 k_p / sqrt(y) - 9.8 / y`` stays positive for ``y > 0.13`` m).  After large
-    reference steps the current saturates, at 0 A while the magnet drops and at 4 A
-    while it climbs: about a fifth of the samples with the defaults, a nonlinearity
-    the data are meant to show.
+    ``14 k_p / sqrt(y) - 9.8 / y`` stays positive for ``y > 0.13`` m).
+
     The current is limited to [0, 4] A: with ``i^2`` in the force, a negative current
-    would lift as a positive one does, so the amplifier does not produce one.  The
-    magnet cannot go below ``y = 0.1`` m (it lands there with zero velocity), which keeps
-    it clear of the singularity at ``y = 0``.  The simulation starts at rest at
+    would lift as a positive one does, so the amplifier does not produce one.  After
+    large reference steps the current saturates, at 0 A while the magnet drops and at
+    4 A while it climbs: about a fifth of the samples with the defaults, a nonlinearity
+    the data are meant to show.  The magnet cannot go below ``y = 0.1`` m (it lands there
+    with zero velocity), which keeps it clear of the singularity at ``y = 0``; under the
+    feedback it does not get there with the defaults.  The simulation starts at rest at
     ``y = r_0``.
 
     Parameters
@@ -288,12 +289,12 @@ def ph(n_steps=2001, seed=0, dt=10.0):
     pH, so the root is unique).
 
     The flows are independent random steps, acid in [60, 100] l/min and base in
-    [2.5, 7] l/min, each level held 6-60 samples (1-10 minutes at ``dt = 10`` s).  The
-    nominal point, 81 l/min acid and 5.15 l/min base (McAvoy's 81 and 515 cc/min
-    rescaled to these concentrations), is almost exactly neutralised, so the pH swings
-    across the steep part of the titration curve: with the defaults it spans about
-    5-11, median about 7 (MATLAB's data: about 3.7-11.8).  The residence time
-    ``V / (F_a + F_b)`` is about 13 minutes.  Flows are held over each sample and
+    [2.5, 7] l/min, each level held 6-60 samples (1-10 minutes at ``dt = 10`` s).  Their
+    centre, 81 l/min acid and about 5.2 l/min base, is the equivalence point
+    (0.259 mol/min of each), so the pH swings across the steep part of the titration
+    curve between the acetate buffer (pH 5-6) and the excess-base plateau (pH 10-11):
+    with the defaults it spans about 5-11 (MATLAB's data: about 3.7-11.8).  The
+    residence time ``V / (F_a + F_b)`` is about 13 minutes (78 samples).  Flows are held over each sample and
     integrated with :func:`scipy.integrate.solve_ivp` (RK45, ``rtol=1e-10``), starting
     from the steady state of the first flows.
 

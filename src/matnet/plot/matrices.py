@@ -83,11 +83,12 @@ def _mark_delay_blocks(ax, net, key, rows):
 
 
 def _print_values(ax, W, limit, fontsize=8):
-    """One text per cell, white on dark cells; returns the texts (row-major)."""
-    texts = []
+    """One text per finite cell, white on dark cells; returns ``{(i, j): text}``."""
+    texts = {}
     for (i, j), w in np.ndenumerate(W):
-        texts.append(ax.text(j, i, format_value(w), ha="center", va="center", fontsize=fontsize,
-                             color=text_color(w, limit)))
+        if np.isfinite(w):
+            texts[i, j] = ax.text(j, i, format_value(w), ha="center", va="center", fontsize=fontsize,
+                                  color=text_color(w, limit))
     return texts
 
 
@@ -102,7 +103,7 @@ def draw_matrix(ax, W, limit=None, values=None, cmap=DIVERGING):
     image = ax.imshow(W, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest", aspect=_aspect(W.shape))
     if values is None:
         values = max(W.shape) <= MAX_VALUES
-    texts = _print_values(ax, W, limit) if values else []
+    texts = _print_values(ax, W, limit) if values else {}
     for side in ax.spines.values():
         side.set_visible(False)
     return image, texts

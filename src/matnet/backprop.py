@@ -17,10 +17,10 @@ import numpy as np
 
 from . import losses as _losses
 from .data.targets import prepare_targets
-from .simulate import plan, prepare_inputs, run
+from .simulate import is_recurrent, plan, prepare_inputs, run
 
 __all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale",
-           "error_jacobian", "jacobian"]
+           "error_jacobian", "jacobian", "backward_sequences", "sequence_jacobian"]
 
 
 def error_scale(net):
@@ -260,3 +260,153 @@ def jacobian(net, X, T, sample_weight=None):
     inputs, targets, w = _prepare(net, X, T, "mse", sample_weight)
     fw = run(net, inputs)
     return error_jacobian(net, fw, targets, error_scale(net), w)
+
+
+# -- networks over time: BPTT and the dynamic Jacobian -----------------------------
+
+def backward_sequences(net, fw, deltas, out=None):
+    """Back-propagation through time for a run over sequences.
+
+    Parameters
+    ----------
+    fw : SequenceForward
+        From :func:`matnet.simulate.run_sequences`.
+    deltas : dict ``layer -> (G, at_z)``
+        ``G`` ``(n_series, n_steps, size)``: the loss gradient with respect to the
+        layer's activations (or, ``at_z``, its net inputs), every step.
+
+    Returns
+    -------
+    ndarray (n_params,): the gradient in :meth:`Network.get_flat` order.
+
+    Notes
+    -----
+    Steps run backwards (all at once when no layer feeds its own past): each layer's
+    ``dZ`` at step ``t`` sends ``dZ @ W_d`` to its source at step ``t - d``.  The
+    weight gradients then take one matrix product over all steps and series:
+    ``dW = sum_t dZ(t).T @ [a(t-d1); ...; a(t-dk)]``.
+    """
+    grad = np.empty(net.n_params, net.dtype) if out is None else out
+    gW, gb = net.views(grad)
+    weights = net.weights._views
+    steps = plan(net).steps
+    S, T = next(iter(fw.z.values())).shape[:2]
+    dA = {name: np.zeros((S, T, layer.size), net.dtype) for name, layer in net.layers.items()}
+    dZ = {name: np.zeros((S, T, layer.size), net.dtype) for name, layer in net.layers.items()}
+    for name, (G, at_z) in deltas.items():
+        (dZ if at_z else dA)[name] += G
+    block = 1 if is_recurrent(net) else max(T, 1)
+    for t1 in range(T, 0, -block):
+        t0 = max(t1 - block, 0)
+        for step in reversed(steps):
+            name = step.layer
+            d = step.activation.backward(fw.z[name][:, t0:t1], fw.a[name][:, t0:t1], dA[name][:, t0:t1])
+            d = dZ[name][:, t0:t1] + d
+            dZ[name][:, t0:t1] = d
+            for source, key in step.sources:
+                if source not in net.layers:
+                    continue
+                C = net.layers[source].size
+                for k, delay in enumerate(net.connections[key].delays):
+                    lo, hi = t0 - delay, t1 - delay
+                    if hi <= 0:
+                        continue
+                    cut = max(0, -lo)
+                    dA[source][:, lo + cut:hi] += d[:, cut:] @ weights[key][:, k * C:(k + 1) * C]
+    for step in steps:
+        flat_dZ = dZ[step.layer].reshape(S * T, -1)
+        for source, key in step.sources:
+            X = fw.lagged(source, net.connections[key].delays)
+            np.matmul(flat_dZ.T, X.reshape(S * T, -1), out=gW[key])
+        if step.bias:
+            np.sum(flat_dZ, axis=0, out=gb[step.layer])
+    return grad
+
+
+def _layer_nodes(net):
+    """Offsets of each layer's neurons in one stacked vector (layers in topological order)."""
+    offsets, start = {}, 0
+    for name in net.topological_order():
+        offsets[name] = slice(start, start + net.layers[name].size)
+        start += net.layers[name].size
+    return offsets, start
+
+
+def sequence_jacobian(net, fw, targets, scale=None, weight=None):
+    """Jacobian of the errors of a run over time (real-time recurrent learning,
+    forward in time, as De Jesús & Hagan (2007) describe, vectorised).
+
+    With ``a(t)`` all layer activations stacked (``N`` neurons), its sensitivity
+    ``S(t) = da(t)/dθ`` (``N × P``) obeys the linear recurrence
+
+        S(t) = Q(t) [E(t) + sum_{d>=1} L_d S(t-d)],   Q(t) = (I - D(t) L_0)^-1 D(t)
+
+    with ``D(t) = diag f'(z(t))``, ``L_d`` the layer-to-layer weights of delay ``d``
+    (the adjacency matrix of that delay) and ``E(t)`` the explicit derivative of the
+    net inputs (the stacked source values at the weights' places, 1 at the biases).
+    ``Q``, ``Q E`` and ``Q L_d`` are formed for all steps and series at once; only the
+    recurrence itself runs step by step, one matrix product per step.
+
+    Parameters
+    ----------
+    targets : dict ``layer -> (n_series, n_steps, size)``, network units
+    weight : array (n_series, n_steps), optional
+        Error weights (0 masks a step out); rows are multiplied by ``sqrt(weight)``.
+
+    Returns
+    -------
+    J : ndarray (n_series * n_steps * K, n_params), rows ``(series, step, output)``
+    e : ndarray (n_series * n_steps * K,)
+    """
+    for name, layer in net.layers.items():
+        if not layer.activation.elementwise:
+            raise ValueError(f"the dynamic Jacobian needs elementwise activations; layer {name!r} is "
+                             f"{layer.activation.name}")
+    offsets, N = _layer_nodes(net)
+    S, T = next(iter(fw.z.values())).shape[:2]
+    P = net.n_params
+    dtype = net.dtype
+    columns = plan(net).columns
+    weights = net.weights._views
+    layer_delays = [d for c in net.connections.values() if c.source in net.layers for d in c.delays]
+    dmax = max([d for d in layer_delays if d > 0] + [0])
+    L = np.zeros((dmax + 1, N, N), dtype)
+    for c in net.connections.values():
+        if c.source in net.layers:
+            C = net.layers[c.source].size
+            for k, d in enumerate(c.delays):
+                L[d, offsets[c.target], offsets[c.source]] += weights[c.key][:, k * C:(k + 1) * C]
+    D = np.concatenate([net.layers[name].activation.derivative(fw.z[name], fw.a[name])
+                        for name in net.topological_order()], axis=-1)          # (S, T, N)
+    eye = np.eye(N, dtype=dtype)
+    Q = np.linalg.solve(eye - D[..., :, None] * L[0], eye * D[..., None, :])     # (S, T, N, N)
+    H = np.zeros((S, T, N, P), dtype)
+    for c in net.connections.values():
+        rows = offsets[c.target]
+        X = fw.lagged(c.source, c.delays)                                       # (S, T, kC)
+        R, kC = rows.stop - rows.start, X.shape[-1]
+        block = H[..., columns[("W", c.key)]].reshape(S, T, N, R, kC)
+        np.multiply(Q[..., :, rows][..., None], X[:, :, None, None, :], out=block)
+        H[..., columns[("W", c.key)]] = block.reshape(S, T, N, R * kC)
+    for name in net.biases:
+        H[..., columns[("b", name)]] = Q[..., :, offsets[name]]
+    if dmax:
+        G = Q @ np.concatenate([L[d] for d in range(dmax, 0, -1)], axis=1)       # (S, T, N, dmax N)
+        sens = np.zeros((S, dmax + T, N, P), dtype)
+        for t in range(T):
+            history = sens[:, t:t + dmax].reshape(S, dmax * N, P)
+            np.matmul(G[:, t], history, out=sens[:, dmax + t])
+            sens[:, dmax + t] += H[:, t]
+        sens = sens[:, dmax:]
+    else:
+        sens = H
+    blocks, errors = [], []
+    for name in net.outputs:
+        s = np.ones(net.layers[name].size, dtype) if not scale or name not in scale else scale[name]
+        blocks.append(sens[:, :, offsets[name]] * s[:, None])
+        errors.append((fw.a[name] - targets[name]) * s)
+    J, e = np.concatenate(blocks, axis=2), np.concatenate(errors, axis=2)       # (S, T, K, P), (S, T, K)
+    if weight is not None:
+        root = np.sqrt(np.asarray(weight, dtype))[:, :, None]
+        J, e = J * root[..., None], e * root
+    return J.reshape(-1, P), e.reshape(-1)

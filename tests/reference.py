@@ -80,3 +80,27 @@ def torch_loss(net, X, T, loss, l2=0.0, sample_weight=None):
     value.backward()
     grad = lambda v: np.zeros(tuple(v.shape)) if v.grad is None else v.grad.numpy()  # noqa: E731
     return value.item(), {k: grad(v) for k, v in W.items()}, {k: grad(v) for k, v in b.items()}
+
+
+def torch_simulate(net, U, W=None, b=None):
+    """A dynamic network unrolled in time with torch (one series, zero initial states)."""
+    if W is None:
+        W, b = torch_params(net)
+    dtype = next(iter(W.values())).dtype
+    U = U if isinstance(U, dict) else {next(iter(net.inputs)): U}
+    T = next(iter(U.values())).shape[0]
+    history = {name: [] for name in [*net.inputs, *net.layers]}
+
+    def value(name, t):
+        size = net.size_of(name)
+        return history[name][t] if t >= 0 else torch.zeros(size, dtype=dtype)
+    for t in range(T):
+        for name, u in U.items():
+            history[name].append(torch.tensor(np.asarray(u[t]), dtype=dtype))
+        for name in net.topological_order():
+            z = b[name] if name in b else torch.zeros(net.layers[name].size, dtype=dtype)
+            for c in net.incoming(name):
+                stacked = torch.cat([value(c.source, t - d) for d in c.delays])
+                z = z + W[c.key] @ stacked
+            history[name].append(TORCH_ACTIVATIONS[net.layers[name].activation.name](z[None])[0])
+    return {name: torch.stack(history[name]) for name in net.outputs}

@@ -103,8 +103,6 @@ def loss_and_gradient(net, inputs, targets, loss, l2=0.0, sample_weight=None, sc
 
 
 def _prepare(net, X, T, loss, sample_weight):
-    if net.is_dynamic:
-        raise ValueError("the network has delayed connections; gradients over time need sequences")
     _losses.check_loss(loss, net)
     inputs, _ = prepare_inputs(net, X)
     n = next(iter(inputs.values())).shape[0]
@@ -122,7 +120,10 @@ def gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None):
     Parameters
     ----------
     X : array or dict
-        Inputs as for ``net(X)`` (input scaling is applied).
+        Inputs as for ``net(X)`` (input scaling is applied); for a network with delays,
+        input sequences ``(n_steps, n)`` or ``(n_series, n_steps, n)`` (an open-loop
+        NARX takes its feedback input from ``T``; initial states are zero), and the
+        gradient is back-propagated through time.
     T : array or dict
         Targets in data units (output scaling is applied), or class labels.
     loss : {"mse", "sse", "cross_entropy", "binary_cross_entropy"}
@@ -134,9 +135,26 @@ def gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None):
     -------
     (grad_weights, grad_biases) : dicts keyed like ``net.weights`` and ``net.biases``.
     """
+    if net.is_dynamic:
+        problem = _sequence_problem(net, X, T, loss, l2, sample_weight)
+        return net.views(problem.evaluate()[1].copy())
     inputs, targets, w = _prepare(net, X, T, loss, sample_weight)
     _, grad = loss_and_gradient(net, inputs, targets, loss, l2, w, error_scale(net))
     return net.views(grad)
+
+
+def _sequence_problem(net, U, T, loss, l2, sample_weight, initial=None):
+    """The training problem of sequences ``U``, ``T`` (every step counted; an open-loop
+    NARX takes its feedback input from ``T``; initial states zero unless given)."""
+    from .data.timeseries import sequence_inputs
+    from .train.sequences import SequenceProblem
+    if sample_weight is not None:
+        raise ValueError("sample_weight does not apply to sequences")
+    _losses.check_loss(loss, net)
+    targets = T if isinstance(T, dict) else {net.outputs[0]: T}
+    n_steps = np.shape(next(iter(targets.values())))[-2]
+    masks = {"train": np.ones(n_steps, bool), "val": np.zeros(n_steps, bool), "test": np.zeros(n_steps, bool)}
+    return SequenceProblem(net, sequence_inputs(net, U, T), initial, targets, masks, loss, l2)
 
 
 def loss_value(net, X, T, loss="mse", l2=0.0, sample_weight=None):
@@ -250,13 +268,18 @@ def jacobian(net, X, T, sample_weight=None):
     -------
     J : ndarray (n_samples * n_out, n_params)
         ``de/dθ``, rows sample-major (``i * n_out + k``), columns in
-        :meth:`Network.get_flat` order.
+        :meth:`Network.get_flat` order.  For a network with delays and sequences,
+        rows are ``(series, step, output)`` and ``J`` is the dynamic Jacobian
+        (:func:`sequence_jacobian`).
     e : ndarray (n_samples * n_out,)
 
     Notes
     -----
     ``J.T @ e`` is half the gradient of the sum of squared errors (``sse``).
     """
+    if net.is_dynamic:
+        problem = _sequence_problem(net, X, T, "mse", 0.0, sample_weight)
+        return sequence_jacobian(net, problem.forward(), problem.targets, problem.scale)
     inputs, targets, w = _prepare(net, X, T, "mse", sample_weight)
     fw = run(net, inputs)
     return error_jacobian(net, fw, targets, error_scale(net), w)

@@ -6,7 +6,7 @@ named ``s[j](t-d)``.  Matrix names follow :mod:`matnet.network`: ``W[x→h1]``, 
 """
 from __future__ import annotations
 
-from ..network import shape_str, weight_label
+from ..network import weight_label
 
 __all__ = ["unit_names", "row_names", "column_names", "weight_title", "shape_text"]
 
@@ -40,7 +40,3 @@ def weight_title(key, shape):
     name = weight_label(key) if key is not None else "W"
     return f"{name}  ({shape_text(shape)})"
 
-
-def shape_tuple(shape):
-    """``(3, 2)`` as Python writes it (for messages)."""
-    return shape_str(shape)

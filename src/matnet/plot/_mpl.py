@@ -1,4 +1,4 @@
-"""Matplotlib access for :mod:`matnet.plot`: figures on the Agg canvas, shared colours.
+"""Matplotlib access for :mod:`matnet.plot`: figures on the Agg canvas, panels, PNG bytes.
 
 matplotlib is an optional dependency (``pip install matnet[plot]``).  Figures are
 made as :class:`matplotlib.figure.Figure` objects attached to the Agg canvas, never
@@ -16,17 +16,10 @@ try:
 except ImportError as e:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError("matnet.plot needs matplotlib: pip install matnet[plot]") from e
 
-import numpy as np
+from ._style import DIVERGING, NEGATIVE, POSITIVE, as_matrix, format_value, symmetric_limit
 
 __all__ = ["matplotlib", "new_figure", "axes_and_figure", "panels", "png_bytes", "POSITIVE", "NEGATIVE",
            "DIVERGING", "symmetric_limit", "format_value", "as_matrix"]
-
-#: Colour of positive weights (the red end of ``RdBu_r``, the diverging colour map).
-POSITIVE = "#b2182b"
-#: Colour of negative weights (the blue end of ``RdBu_r``).
-NEGATIVE = "#2166ac"
-#: Diverging colour map of every weight picture: blue negative, white 0, red positive.
-DIVERGING = "RdBu_r"
 
 
 def new_figure(figsize=None, **kwargs):
@@ -82,29 +75,3 @@ def png_bytes(fig, dpi=100):
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
-
-
-def as_matrix(W):
-    """``W`` as a 2-D float64 array: sparse and weight objects densified, a vector as a column."""
-    if hasattr(W, "toarray"):
-        W = W.toarray()
-    W = np.asarray(W, dtype=np.float64)
-    if W.ndim == 1:
-        W = W[:, None]
-    if W.ndim != 2:
-        raise ValueError(f"expected a matrix (n_out, n_in) or a vector, got an array of shape {W.shape}")
-    return W
-
-
-def symmetric_limit(values):
-    """``max |values|`` over the finite values (1 when there are none or all are 0)."""
-    values = np.asarray(values, dtype=np.float64)
-    finite = np.abs(values[np.isfinite(values)])
-    limit = float(finite.max()) if finite.size else 0.0
-    return limit if limit > 0 else 1.0
-
-
-def format_value(value, digits=3):
-    """A short number for a cell or an edge: ``-0.27``, ``1.23``, ``1.2e+03``."""
-    text = f"{value:.{digits}g}"
-    return "0" if text in ("-0", "0") else text

@@ -65,7 +65,7 @@ def _outline_blocks(ax, net, start, delay):
         ax.add_patch(Rectangle((x, y), cols, rows, fill=False, linewidth=1.2, edgecolor="black",
                                linestyle="--" if delayed else "-", gid="block", zorder=3))
         if delayed and delay is None:
-            ax.text(x + cols / 2, y + rows / 2, "d=" + ",".join(map(str, c.delays)), ha="center",
+            ax.text(x + cols / 2, y, "d=" + ",".join(map(str, c.delays)), ha="center",
                     va="center", fontsize=8, style="italic", zorder=4,
                     bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
     if delay in (None, 0):
@@ -80,12 +80,12 @@ def _label_groups(ax, nodes, groups, N):
         ax.axhline(lo - 0.5, color="0.6", linewidth=0.6)
         ax.axvline(lo - 0.5, color="0.6", linewidth=0.6)
     if N <= 16:
-        ticks, names = np.arange(N), [str(n) for n in nodes]
+        ticks, names, rotation, size = np.arange(N), [str(n) for n in nodes], 90, 8
     else:
         ticks = [(lo + hi - 1) / 2 for _, lo, hi in groups]
-        names = [label for label, _, _ in groups]
-    ax.set_xticks(ticks, names, rotation=90, fontsize=8)
-    ax.set_yticks(ticks, names, fontsize=8)
+        names, rotation, size = [label for label, _, _ in groups], 0, 9
+    ax.set_xticks(ticks, names, rotation=rotation, fontsize=size)
+    ax.set_yticks(ticks, names, fontsize=size)
     ax.tick_params(length=0)
     ax.set_xlabel("sending node j (column)")
     ax.set_ylabel("receiving node i (row)")
@@ -134,9 +134,7 @@ def adjacency(net, ax=None, delay=None, values=None, colorbar=True, title=None):
 
 def _grey_for_absent(name):
     import matplotlib
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad("#e6e6e6")
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad="#e6e6e6")
 
 
 def _print_stored(ax, data, limit):

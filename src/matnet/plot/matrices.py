@@ -35,9 +35,8 @@ def _weights(W, net, key):
 
 def _figsize(shape):
     rows, cols = shape
-    width = min(max(2.6 + 0.55 * cols, 4.0), 11.0)
-    height = min(max(1.6 + 0.45 * rows, 2.6), 9.0)
-    return width, height
+    cell = min(0.55, 8.5 / cols, 7.0 / rows)
+    return max(2.8 + cell * cols, 4.0), max(1.6 + cell * rows, 2.6)
 
 
 def _aspect(shape):
@@ -143,7 +142,7 @@ def matrix(W=None, ax=None, net=None, key=None, values=None, colorbar=True, titl
     image, _ = draw_matrix(ax, W, limit, values, cmap)
     _label_axes(ax, W, net, key)
     ax.set_title(title if title is not None else _labels.weight_title(key, W.shape), fontsize=10,
-                 pad=14 if key is not None and net is not None and net.connections[key].delays != (0,) else 6)
+                 pad=18 if key is not None and net is not None and net.connections[key].delays != (0,) else 6)
     if colorbar:
         fig.colorbar(image, ax=ax, shrink=0.85, label="weight")
     return fig

@@ -12,9 +12,12 @@ import numpy as np
 
 from ._mpl import axes_and_figure, panels
 
-__all__ = ["performance", "training_state"]
+__all__ = ["performance", "training_state", "has_state", "column"]
 
 SPLITS = (("train", "training", "#1f77b4"), ("val", "validation", "#2ca02c"), ("test", "test", "#d62728"))
+#: What :func:`training_state` shows when recorded: ``(name, label, log scale)``.
+STATE = (("grad_norm", "gradient norm", True), ("mu", "mu", True), ("gamma", "effective parameters", False),
+         ("lr", "learning rate", True))
 
 
 def column(history, name):
@@ -52,6 +55,11 @@ def _best_marker(ax, history, best, log):
     return chosen[best]
 
 
+def _integer_ticks(axis):
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def performance(history, ax=None, log=True, title=None):
     """Training, validation and test loss per epoch, best epoch marked.
 
@@ -86,6 +94,7 @@ def performance(history, ax=None, log=True, title=None):
         ax.set_yscale("log")
     loss = _field(history, "loss") or "loss"
     ax.set_xlabel("epoch")
+    _integer_ticks(ax.xaxis)
     ax.set_ylabel(f"{loss} (log scale)" if log else loss)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
@@ -99,8 +108,7 @@ def performance(history, ax=None, log=True, title=None):
 def _panels_of(history):
     """``[(name, values, label, log)]`` of the quantities a training state shows."""
     out = []
-    for name, label, log in (("grad_norm", "gradient norm", True), ("mu", "mu", True),
-                             ("gamma", "effective parameters", False), ("lr", "learning rate", True)):
+    for name, label, log in STATE:
         values = column(history, name)
         if values is None:
             continue
@@ -111,9 +119,12 @@ def _panels_of(history):
     fails = column(history, "val_fail")
     if fails is not None:
         out.append(("val_fail", fails, "validation fails", False))
-    if not out:
-        raise ValueError("the history records none of grad_norm, mu, gamma, lr, val_fail")
     return out
+
+
+def has_state(history):
+    """Whether the history records anything :func:`training_state` shows."""
+    return bool(_panels_of(history))
 
 
 def training_state(history, ax=None, fig=None):
@@ -134,13 +145,16 @@ def training_state(history, ax=None, fig=None):
     matplotlib.figure.Figure
     """
     shown = _panels_of(history)
+    if not shown:
+        raise ValueError("the history records none of grad_norm, mu, gamma, a changing lr, val_fail")
     fig, axes = panels(len(shown), ax=ax, fig=fig, figsize=(6.4, 1.7 * len(shown) + 0.8))
     best = _field(history, "best_epoch")
     for axis, (name, values, label, log) in zip(axes, shown):
         epochs = np.arange(len(values))
         if name == "val_fail":
             axis.step(epochs, values, where="post", color="#2ca02c", gid=name)
-            axis.set_ylim(bottom=-0.2)
+            axis.set_ylim(-0.3, max(np.nanmax(values), 1.0) + 0.5)
+            _integer_ticks(axis.yaxis)
         else:
             axis.plot(epochs, values, color="#1f77b4", linewidth=1.4, marker="." if len(values) <= 60 else None,
                       gid=name)
@@ -155,4 +169,5 @@ def training_state(history, ax=None, fig=None):
     for axis in axes[:-1]:
         axis.tick_params(labelbottom=False)
     axes[-1].set_xlabel("epoch")
+    _integer_ticks(axes[-1].xaxis)
     return fig

@@ -61,7 +61,7 @@ def minibatch_runner(cls, algorithm, default_lr):
                     total = value
                     break
                 optimizer.step(theta, grad)
-                total += value * len(idx)
+                total += value * (problem.n if idx is None else len(idx))
                 norms += _norm(grad)
             train_loss = total / problem.n if math.isfinite(total) else total
             if monitor(train_loss, norms / len(batches), metric.value(), optimizer.lr):

@@ -337,7 +337,7 @@ def _fit_restarts(net, X, T, restarts, restart_init, arguments):
 
 
 def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr=None, l2=0.0,
-        sample_weight=None, division=_DEFAULT, division_mode="random", validation=None,
+        sample_weight=None, division=_DEFAULT, division_mode=None, validation=None,
         scaling="auto", max_fail=_DEFAULT, patience=None, goal=0.0, min_grad=1e-7, max_time=None,
         lr_schedule=None, seed=None, callbacks=(), progress=None, record_weights=False, restarts=1,
         restart_init="nguyen_widrow", **options):
@@ -369,7 +369,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         ``(train, val, test)`` fractions (default ``(0.7, 0.15, 0.15)``, or ``None``
         when ``validation`` is given), explicit index sets, or ``None``.
     division_mode : {"random", "block", "interleaved"}
-        Random division of classification data is stratified.
+        Default ``"random"`` (stratified for classification); ``"block"`` for time
+        series (networks with delays).
     validation : (X_val, T_val), optional
         A separate validation set.
     scaling : "auto", "minmax", "standard", None, or (inputs, outputs)
@@ -417,17 +418,24 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         for key in ("net", "X", "T", "restarts", "restart_init", "options"):
             arguments.pop(key)
         return _fit_restarts(net, X, T, int(restarts), restart_init, {**arguments, **options})
-    if net.is_dynamic:
-        raise ValueError("the network has delayed connections; static training needs a static network")
     runner, full_batch, default_epochs, default_max_fail = ALGORITHMS[algorithm]
     if max_fail is _DEFAULT:
         max_fail = default_max_fail
+    if patience is not None:
+        max_fail = patience
     if full_batch and batch_size is not None:
         raise ValueError(f"{algorithm!r} trains on the full batch; batch_size does not apply")
     loss = _losses.check_loss(loss or _default_loss(net, T), net)
-    if patience is not None:
-        max_fail = patience
     rng = _rng(seed)
+    schedule = dict(algorithm=algorithm, epochs=epochs, max_fail=max_fail, goal=goal, min_grad=min_grad,
+                    max_time=max_time, callbacks=callbacks, progress=progress, record_weights=record_weights,
+                    options={**options, "lr": lr, "batch_size": batch_size, "lr_schedule": lr_schedule, "rng": rng})
+    if net.is_dynamic:
+        from .sequences import fit_sequences
+        if sample_weight is not None or validation is not None:
+            raise ValueError("sequence training takes its validation steps from division; "
+                             "sample_weight and validation= do not apply")
+        return fit_sequences(net, X, T, loss, l2, division, division_mode, scaling, schedule)
     T, validation = _setup_classes(net, T, loss, validation)
     inputs, _ = prepare_inputs(net, X, scale=False)
     n = next(iter(inputs.values())).shape[0]
@@ -440,7 +448,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     if division is _DEFAULT:
         division = None if validation is not None else (0.7, 0.15, 0.15)
     labels = _stratify_labels(targets, net) if classification and len(net.outputs) == 1 else None
-    train_idx, val_idx, test_idx = divide(n, division, division_mode, labels=labels, seed=rng)
+    train_idx, val_idx, test_idx = divide(n, division, division_mode or "random", labels=labels, seed=rng)
     _apply_scaling(net, _scaling_plan(scaling, loss, net), inputs, targets, train_idx)
     splits = {name: _split(net, inputs, targets, sample_weight, idx)
               for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))}
@@ -449,14 +457,19 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         v_n = next(iter(v_in.values())).shape[0]
         v_t = prepare_targets(net, validation[1], v_n, scale=False)
         splits["val"] = _split(net, v_in, v_t, None, np.arange(v_n))
-    metric = "accuracy" if classification else "R"
-    problem = Problem(net, splits, loss, l2, metric)
+    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
+    return train(problem, **schedule)
+
+
+def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callbacks, progress,
+          record_weights, options):
+    """Run ``algorithm`` on a prepared problem under a :class:`Monitor`; the History."""
+    runner, _, default_epochs, _ = ALGORITHMS[algorithm]
     epochs = default_epochs if epochs is None else int(epochs)
-    history = History(algorithm, loss, metric)
+    history = History(algorithm, problem.loss, problem.metric)
     monitor = Monitor(problem, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
                       Progress(epochs, progress), record_weights)
-    options.update(lr=lr, batch_size=batch_size, lr_schedule=lr_schedule, rng=rng)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
-        reason = runner(problem, monitor, options)
+        reason = runner(problem, monitor, dict(options))
     monitor.finish(reason)
     return history

@@ -1,0 +1,166 @@
+"""One self-contained HTML report of a network: its structure, pictures, matrices,
+training and evaluation, and a step-by-step account of one sample.
+
+The file needs nothing else: pictures are PNGs embedded as base64 data URIs, the CSS
+is inline, there are no scripts and no external references, so it can be mailed,
+archived or opened offline.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import _html
+from .summary import headline, matrices, structure
+
+__all__ = ["report", "is_classifier"]
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #222;
+       max-width: 1100px; margin: 24px auto; padding: 0 16px; line-height: 1.4; background: #fff; }
+h1 { font-size: 24px; margin-bottom: 4px; }
+h2 { font-size: 18px; border-bottom: 1px solid #ccc; padding-bottom: 3px; margin-top: 28px; }
+p.note { color: #555; font-size: 13px; }
+pre { background: #f6f6f6; border: 1px solid #e2e2e2; padding: 10px; overflow-x: auto; font-size: 12px; }
+.row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+"""
+
+
+def is_classifier(net):
+    """Whether the network classifies: it was trained on class labels or has a softmax output."""
+    return net.classes is not None or any(net.layers[n].activation.name == "softmax" for n in net.outputs)
+
+
+def _picture(fig, alt, dpi=100, max_width="100%"):
+    from ._mpl import png_bytes
+    return _html.image(png_bytes(fig, dpi=dpi), alt, max_width)
+
+
+def _section(title, body):
+    return f"<section><h2>{_html.esc(title)}</h2>{body}</section>"
+
+
+def _architecture(net):
+    extra = ""
+    if net.classes is not None:
+        extra += f"<p>classes: {_html.esc(', '.join(map(str, net.classes)))}</p>"
+    scaled = [f"input {k}" for k in net.input_scaling] + [f"output {k}" for k in net.output_scaling]
+    if scaled:
+        extra += (f'<p class="note">scaled inside the network (data units in and out): '
+                  f"{_html.esc(', '.join(scaled))}</p>")
+    return _section("Architecture", f"<pre>{_html.esc(net.summary())}</pre>{structure(net)}{extra}")
+
+
+def _pictures(net):
+    from .adjmatrix import adjacency
+    from .netgraph import network
+    body = _picture(network(net), "the network as a graph of neurons", dpi=110)
+    body += _picture(adjacency(net), "the adjacency matrix", max_width="760px")
+    return _section("Network", body)
+
+
+def _weights(net):
+    from .matrices import matrix
+
+    def large(kind, key):
+        if kind == "W":
+            return _picture(matrix(net=net, key=key), f"heatmap of W[{key[0]}→{key[1]}]", max_width="900px")
+        b = np.asarray(net.biases[key], dtype=np.float64)[None, :]
+        return _picture(matrix(b, title=f"b[{key}]  ({b.size})", values=False), f"heatmap of b[{key}]",
+                        max_width="900px")
+    note = ('<p class="note">W[s→t] is (n_out, n_in): row i is the receiving neuron t[i], column j the '
+            "sending neuron s[j]. Red positive, blue negative.</p>")
+    return _section("Weights and biases", note + matrices(net, large=large))
+
+
+def _training(history):
+    from .training import has_state, performance, training_state
+    body = f"<p>{_html.esc(history.summary() if hasattr(history, 'summary') else '')}</p>"
+    body += '<div class="row">' + _picture(performance(history), "loss per epoch", max_width="540px")
+    if has_state(history):
+        body += _picture(training_state(history), "training state per epoch", max_width="540px")
+    return _section("Training", body + "</div>")
+
+
+def _evaluation(net, data):
+    from .evaluation import confusion, error_histogram, regression, roc
+    X, T = data
+    if net.is_dynamic:
+        return _section("Evaluation", '<p class="note">Networks with delays run over time; '
+                                      "use matnet.plot.response on their simulated output.</p>")
+    if is_classifier(net):
+        pictures = [(confusion(net, X, T), "confusion matrix"), (roc(net, X, T), "ROC curves")]
+    else:
+        pictures = [(regression(net, X, T), "outputs against targets"), (error_histogram(net, X, T), "errors")]
+    body = "".join(_picture(fig, alt, max_width="520px") for fig, alt in pictures)
+    n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
+    return _section("Evaluation", f"<p>{n} samples.</p><div class=\"row\">{body}</div>")
+
+
+def _first(X):
+    return {k: np.asarray(v)[:1] for k, v in X.items()} if isinstance(X, dict) else np.asarray(X)[:1]
+
+
+def _explanation(net, X):
+    if net.is_dynamic:
+        return ""
+    text = net.explain(_first(X), format="markdown")
+    return _section("How the first sample is computed", f"<pre>{_html.esc(text)}</pre>")
+
+
+def render(net, history=None, data=None, title="matnet report"):
+    """The report as one HTML string (see :func:`report`)."""
+    parts = [f"<h1>{_html.esc(title)}</h1><p>{_html.esc(headline(net))}</p>", _architecture(net),
+             _pictures(net), _weights(net)]
+    if history is not None:
+        parts.append(_training(history))
+    if data is not None:
+        parts += [_evaluation(net, data), _explanation(net, data[0])]
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{_html.esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def _write_atomically(path, text):
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def report(net, history=None, data=None, path="report.html", title="matnet report"):
+    """Write one self-contained HTML report of ``net``.
+
+    The report holds the architecture (summary and tables), the network picture and
+    its adjacency matrix, every weight matrix and bias vector (small ones as tables,
+    large ones as heatmaps), the training curves when ``history`` is given, and for
+    ``data``: outputs against targets and the error histogram (regression) or the
+    confusion matrix and ROC curves (a classifier: ``net.classes`` set or a softmax
+    output), then ``net.explain`` of the first sample.
+
+    Parameters
+    ----------
+    net : Network
+    history : History, optional
+    data : (X, T), optional
+        Inputs and targets (class labels for a classifier).
+    path : str or Path
+        The ``.html`` file to write (atomically).
+    title : str
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    path = Path(path)
+    _write_atomically(path, render(net, history, data, title))
+    return path

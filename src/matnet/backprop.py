@@ -17,7 +17,7 @@ import numpy as np
 
 from . import losses as _losses
 from .data.targets import prepare_targets
-from .simulate import is_recurrent, plan, prepare_inputs, run
+from .simulate import is_recurrent, layer_adjacency, plan, prepare_inputs, run
 
 __all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale",
            "error_jacobian", "jacobian", "backward_sequences", "sequence_jacobian"]
@@ -346,15 +346,6 @@ def backward_sequences(net, fw, deltas, out=None):
     return grad
 
 
-def _layer_nodes(net):
-    """Offsets of each layer's neurons in one stacked vector (layers in topological order)."""
-    offsets, start = {}, 0
-    for name in net.topological_order():
-        offsets[name] = slice(start, start + net.layers[name].size)
-        start += net.layers[name].size
-    return offsets, start
-
-
 def sequence_jacobian(net, fw, targets, scale=None, weight=None):
     """Jacobian of the errors of a run over time (real-time recurrent learning,
     forward in time, as De Jesús & Hagan (2007) describe, vectorised).
@@ -385,20 +376,12 @@ def sequence_jacobian(net, fw, targets, scale=None, weight=None):
         if not layer.activation.elementwise:
             raise ValueError(f"the dynamic Jacobian needs elementwise activations; layer {name!r} is "
                              f"{layer.activation.name}")
-    offsets, N = _layer_nodes(net)
+    offsets, L = layer_adjacency(net)
+    dmax, N = L.shape[0] - 1, L.shape[1]
     S, T = next(iter(fw.z.values())).shape[:2]
     P = net.n_params
     dtype = net.dtype
     columns = plan(net).columns
-    weights = net.weights._views
-    layer_delays = [d for c in net.connections.values() if c.source in net.layers for d in c.delays]
-    dmax = max([d for d in layer_delays if d > 0] + [0])
-    L = np.zeros((dmax + 1, N, N), dtype)
-    for c in net.connections.values():
-        if c.source in net.layers:
-            C = net.layers[c.source].size
-            for k, d in enumerate(c.delays):
-                L[d, offsets[c.target], offsets[c.source]] += weights[c.key][:, k * C:(k + 1) * C]
     D = np.concatenate([net.layers[name].activation.derivative(fw.z[name], fw.a[name])
                         for name in net.topological_order()], axis=-1)          # (S, T, N)
     eye = np.eye(N, dtype=dtype)

@@ -386,19 +386,80 @@ def run_sequences(net, inputs, history, n_steps=None):
                 acc += fw.lagged(source, net.connections[key].delays) @ weights[key].T
         pre[step.layer] = acc
         fw.z[step.layer] = acc
-    block = 1 if is_recurrent(net) else max(T, 1)
-    for t0 in range(0, T, block):
-        t1 = min(t0 + block, T)
+    if is_recurrent(net):
+        _recurrent_steps(net, fw, history, S, T)
+    else:
         for step in steps:
-            Z = fw.z[step.layer][:, t0:t1]
+            Z = fw.z[step.layer]
             for source, key in step.sources:
                 if source not in inputs:
-                    Z += fw.lagged(source, net.connections[key].delays, t0, t1) @ weights[key].T
+                    Z += fw.lagged(source, net.connections[key].delays) @ weights[key].T
             d = delays[step.layer]
-            padded[step.layer][:, d + t0:d + t1] = step.activation(Z)
+            padded[step.layer][:, d:] = step.activation(Z)
     for name in net.layers:
         fw.a[name] = padded[name][:, delays[name]:]
     return fw
+
+
+def layer_adjacency(net):
+    """The layer-to-layer part of the adjacency matrices, one per delay.
+
+    Returns
+    -------
+    offsets : dict ``layer -> slice`` of its neurons in the stacked layer vector
+        (layers in topological order)
+    L : ndarray (d_max + 1, N, N)
+        ``L[d][i, j]``: weight from neuron ``j`` at ``t - d`` to neuron ``i`` at ``t``.
+    """
+    offsets, N = {}, 0
+    for name in net.topological_order():
+        offsets[name] = slice(N, N + net.layers[name].size)
+        N += net.layers[name].size
+    dmax = max([d for c in net.connections.values() if c.source in net.layers for d in c.delays] + [0])
+    L = np.zeros((dmax + 1, N, N), net.dtype)
+    for c in net.connections.values():
+        if c.source in net.layers:
+            C = net.layers[c.source].size
+            for k, d in enumerate(c.delays):
+                L[d, offsets[c.target], offsets[c.source]] += net.weights[c.key][:, k * C:(k + 1) * C]
+    return offsets, L
+
+
+def _recurrent_steps(net, fw, history, S, T):
+    """The step-by-step loop of a recurrent network on one stacked state.
+
+    All layers' past values live in one array ``(n_series, d + T, N)``; at step ``t``
+    a layer adds ``[a(t-d); ...; a(t-1)] @ M.T`` (its rows of the delayed adjacency
+    matrices) and ``a(t) @ L_0.T`` (zero-delay sources computed earlier this step)
+    to the input terms computed beforehand.
+    """
+    offsets, L = layer_adjacency(net)
+    D, N = L.shape[0] - 1, L.shape[1]
+    states = np.zeros((S, D + T, N), net.dtype)
+    for name, rows in offsets.items():
+        d = min(fw.delays[name], D)
+        if d:
+            states[:, D - d:D, rows] = history[name][:, -d:]
+    delayed = np.concatenate([L[d] for d in range(D, 0, -1)], axis=1)      # (N, D N), oldest first
+    plans = []
+    for step in plan(net).steps:
+        rows = offsets[step.layer]
+        past = delayed[rows].T.copy() if delayed[rows].any() else None
+        now = L[0][rows].T.copy() if L[0][rows].any() else None
+        plans.append((step, rows, past, now, fw.z[step.layer]))
+    for t in range(T):
+        window = states[:, t:t + D].reshape(S, D * N)
+        current = states[:, D + t]
+        for step, rows, past, now, Z in plans:
+            z = Z[:, t]
+            if past is not None:
+                z += window @ past
+            if now is not None:
+                z += current @ now
+            current[:, rows] = step.activation(z)
+    for name, rows in offsets.items():
+        d = fw.delays[name]
+        fw.padded[name][:, d:] = states[:, D:, rows]
 
 
 def simulate(net, U, initial=None, n_steps=None):

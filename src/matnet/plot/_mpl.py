@@ -26,6 +26,9 @@ def new_figure(figsize=None, **kwargs):
     """A :class:`~matplotlib.figure.Figure` on the Agg canvas (no window, no pyplot)."""
     fig = Figure(figsize=figsize, layout=kwargs.pop("layout", "constrained"), **kwargs)
     FigureCanvasAgg(fig)
+    engine = fig.get_layout_engine()
+    if engine is not None and "w_pad" in engine.get():
+        engine.set(w_pad=0.08, h_pad=0.08)  # inches: keep tick labels off the edge
     return fig
 
 

@@ -36,12 +36,14 @@ def _weights(W, net, key):
 def _figsize(shape):
     rows, cols = shape
     cell = min(0.55, 8.5 / cols, 7.0 / rows)
-    return max(2.8 + cell * cols, 4.0), max(1.6 + cell * rows, 2.6)
+    return max(2.8 + cell * cols, 4.0), max(1.6 + cell * rows, 2.0 if rows == 1 else 2.6)
 
 
 def _aspect(shape):
+    """Square cells, unless the matrix is so elongated that they would be slivers."""
     rows, cols = shape
-    return "equal" if max(rows, cols) <= 4 * min(rows, cols) else "auto"
+    ratio = max(rows, cols) / min(rows, cols)
+    return "equal" if ratio <= 4 or (min(rows, cols) == 1 and ratio <= 64) else "auto"
 
 
 def _ticks(axis_set, names, rotate=False):

@@ -118,7 +118,10 @@ def curve(edge, height):
     if x0 == x1:
         bow = 0.12 + 0.05 * abs(y0 - y1) + 0.08 * edge.tap
         return np.array([[x0, y0], [x0 + bow, (y0 + y1) / 2], [x1, y1]])
-    bulge = (1.0 + 0.6 * edge.tap) * max(0.8, 0.08 * height)
+    if x1 > x0:  # forward with delay: a gentle bow upward, higher for later taps
+        lift = (0.35 + 0.35 * edge.tap) * max(1.0, 0.04 * height)
+        return np.array([[x0, y0], [(x0 + x1) / 2, (y0 + y1) / 2 + lift], [x1, y1]])
+    bulge = (1.0 + 0.6 * edge.tap) * max(0.8, 0.08 * height)  # feedback: an arc over the top
     return np.array([[x0, y0], [(x0 + x1) / 2, max(y0, y1) + bulge], [x1, y1]])
 
 
@@ -133,8 +136,9 @@ def _path(points):
 def _style(weights, wmax, n_edges):
     """RGBA colours and line widths: width ∝ |w|, more translucent the more edges there are."""
     from matplotlib.colors import to_rgba
+    weights = np.asarray(weights, dtype=np.float64)
     strength = np.abs(weights) / wmax
-    colours = np.array([to_rgba(POSITIVE if w >= 0 else NEGATIVE) for w in weights]).reshape(-1, 4)
+    colours = np.where((weights >= 0)[:, None], np.array(to_rgba(POSITIVE)), np.array(to_rgba(NEGATIVE)))
     if n_edges <= FEW_EDGES:
         alpha, widths = np.full(strength.shape, 0.85), 0.6 + 3.0 * strength
     elif n_edges <= MANY_EDGES:
@@ -176,18 +180,24 @@ def _draw_delay_edges(ax, delayed, height, wmax, n_edges):
                                      gid="delay-edge"))
 
 
-def _label_delays(ax, net, delayed, height, depth):
-    """One label per delayed connection: above its arcs, or right of them within a column."""
+def _label_delays(ax, net, delayed, height, depth, diameter):
+    """One label per delayed connection: right of the arcs within one column, above the
+    highest arc of a feedback, below-right of the source of a forward connection."""
     for key in dict.fromkeys(e.key for e in delayed):
-        arcs = np.vstack([_samples(curve(e, height)) for e in delayed if e.key == key])
+        arcs = [e for e in delayed if e.key == key]
         delays = net.connections[key].delays
-        text = f"{key[0]}→{key[1]}  delay{'s' if len(delays) > 1 else ''} {', '.join(map(str, delays))}"
+        text = f"{key[0]}→{key[1]}: delay{'s' if len(delays) > 1 else ''} {', '.join(map(str, delays))}"
+        points = np.vstack([_samples(curve(e, height)) for e in arcs])
         if depth[key[0]] == depth[key[1]]:
-            xy, offset, ha, va = (arcs[:, 0].max(), arcs[:, 1].max()), (4, 0), "left", "center"
+            xy, offset, ha, va = (points[:, 0].max(), points[:, 1].max()), (4, 0), "left", "center"
+        elif depth[key[0]] > depth[key[1]]:
+            xy, offset, ha, va = tuple(points[np.argmax(points[:, 1])]), (0, 3), "center", "bottom"
         else:
-            xy, offset, ha, va = tuple(arcs[np.argmax(arcs[:, 1])]), (0, 3), "center", "bottom"
+            first = min(arcs, key=lambda e: (-e.start[1], e.start[0]))
+            xy, offset, ha, va = first.start, (diameter / 2 + 3, -(diameter / 2 + 2)), "left", "top"
         ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=8,
-                    style="italic", zorder=6)
+                    style="italic", zorder=6,
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
 
 
 def _label_weights(ax, drawn, height):
@@ -197,11 +207,12 @@ def _label_weights(ax, drawn, height):
     don't share a place."""
     for target in dict.fromkeys(e.target for e in drawn):
         into = [e for e in drawn if e.target == target]
-        sources = sorted({(e.source, e.start) for e in into}, key=lambda s: (s[1][0], -s[1][1]))
-        rank = {s[0]: k for k, s in enumerate(sources)}
+        sources = sorted({(e.source, e.tap, e.start) for e in into}, key=lambda s: (s[2][0], -s[2][1], s[1]))
+        rank = {s[:2]: k for k, s in enumerate(sources)}
         n = len(sources)
         for e in into:
-            t = 0.5 if n == 1 or e.delay else 0.3 + 0.45 * rank[e.source] / (n - 1)
+            backward = e.delay and e.end[0] <= e.start[0]  # arcs: their tops are apart
+            t = 0.5 if n == 1 or backward else 0.3 + 0.45 * rank[e.source, e.tap] / (n - 1)
             x, y = _bezier(curve(e, height), t)
             ax.text(x, y, format_value(e.weight), ha="center", va="center", fontsize=7.5, zorder=5,
                     color=POSITIVE if e.weight >= 0 else NEGATIVE,
@@ -327,7 +338,7 @@ def network(net, ax=None, weights=None, max_edges=5000, title=None, legend=True)
     _draw_static_edges(ax, static, height, wmax, len(shown))
     if delayed:
         _draw_delay_edges(ax, delayed, height, wmax, len(shown))
-        _label_delays(ax, net, delayed, height, layout.depth)
+        _label_delays(ax, net, delayed, height, layout.depth, diameter)
     _draw_nodes(ax, net, layout, diameter)
     _names(ax, net, layout, small, diameter, top)
     if weights if weights is not None else len(shown) <= FEW_EDGES:

@@ -8,7 +8,6 @@ archived or opened offline.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,7 @@ def _architecture(net):
     if scaled:
         extra += (f'<p class="note">scaled inside the network (data units in and out): '
                   f"{_html.esc(', '.join(scaled))}</p>")
-    return _section("Architecture", f"<pre>{_html.esc(net.summary())}</pre>{structure(net)}{extra}")
+    return _section("Architecture", structure(net) + extra)
 
 
 def _pictures(net):
@@ -68,12 +67,22 @@ def _weights(net):
     def large(kind, key):
         if kind == "W":
             return _picture(matrix(net=net, key=key), f"heatmap of W[{key[0]}→{key[1]}]", max_width="900px")
-        b = np.asarray(net.biases[key], dtype=np.float64)[None, :]
-        return _picture(matrix(b, title=f"b[{key}]  ({b.size})", values=False), f"heatmap of b[{key}]",
-                        max_width="900px")
+        return _picture(_bias_strip(net, key), f"heatmap of b[{key}]", max_width="900px")
     note = ('<p class="note">W[s→t] is (n_out, n_in): row i is the receiving neuron t[i], column j the '
             "sending neuron s[j]. Red positive, blue negative.</p>")
     return _section("Weights and biases", note + matrices(net, large=large))
+
+
+def _bias_strip(net, name):
+    """A long bias vector as a one-row heatmap."""
+    from .matrices import matrix
+    b = np.asarray(net.biases[name], dtype=np.float64)[None, :]
+    fig = matrix(b, title=f"b[{name}]  ({b.size})", values=False)
+    ax = fig.axes[0]
+    ax.set_yticks([])
+    ax.set_ylabel("")
+    ax.set_xlabel(f"neuron of {name}")
+    return fig
 
 
 def _training(history):
@@ -85,19 +94,35 @@ def _training(history):
     return _section("Training", body + "</div>")
 
 
+def _series_pair(net, X, T):
+    """Simulated outputs and targets of a dynamic network, first series, as matrices."""
+    def first_series(value):
+        value = np.hstack([np.asarray(value[n], dtype=np.float64) for n in net.outputs]) \
+            if isinstance(value, dict) else np.asarray(value, dtype=np.float64)
+        return value[0] if value.ndim == 3 else value
+    return first_series(T), first_series(net.simulate(X)[0])
+
+
 def _evaluation(net, data):
     from .evaluation import confusion, error_histogram, regression, roc
+    from .series import response
     X, T = data
     if net.is_dynamic:
-        return _section("Evaluation", '<p class="note">Networks with delays run over time; '
-                                      "use matnet.plot.response on their simulated output.</p>")
-    if is_classifier(net):
+        truth, simulated = _series_pair(net, X, T)
+        pictures = [(response(truth, simulated), "simulated response against the targets")]
+        count = f"{len(truth)} time steps (first series)."
+    elif is_classifier(net):
         pictures = [(confusion(net, X, T), "confusion matrix"), (roc(net, X, T), "ROC curves")]
+        count = f"{_n_samples(X)} samples."
     else:
         pictures = [(regression(net, X, T), "outputs against targets"), (error_histogram(net, X, T), "errors")]
-    body = "".join(_picture(fig, alt, max_width="520px") for fig, alt in pictures)
-    n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
-    return _section("Evaluation", f"<p>{n} samples.</p><div class=\"row\">{body}</div>")
+        count = f"{_n_samples(X)} samples."
+    body = "".join(_picture(fig, alt, max_width="520px" if len(pictures) > 1 else "900px") for fig, alt in pictures)
+    return _section("Evaluation", f"<p>{count}</p><div class=\"row\">{body}</div>")
+
+
+def _n_samples(X):
+    return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
 
 
 def _first(X):
@@ -125,14 +150,13 @@ def render(net, history=None, data=None, title="matnet report"):
 
 
 def _write_atomically(path, text):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    """Write a temporary file beside ``path``, then rename it (readers never see half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -142,16 +166,18 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
     The report holds the architecture (summary and tables), the network picture and
     its adjacency matrix, every weight matrix and bias vector (small ones as tables,
     large ones as heatmaps), the training curves when ``history`` is given, and for
-    ``data``: outputs against targets and the error histogram (regression) or the
+    ``data``: outputs against targets and the error histogram (regression), the
     confusion matrix and ROC curves (a classifier: ``net.classes`` set or a softmax
-    output), then ``net.explain`` of the first sample.
+    output), or the simulated response over time (a network with delays), then
+    ``net.explain`` of the first sample (static networks).
 
     Parameters
     ----------
     net : Network
     history : History, optional
     data : (X, T), optional
-        Inputs and targets (class labels for a classifier).
+        Inputs and targets (class labels for a classifier; series for a network with
+        delays, as ``net.simulate`` takes them).
     path : str or Path
         The ``.html`` file to write (atomically).
     title : str

@@ -12,6 +12,17 @@ from .train import History, TrainingWarning
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``mn.plot`` and ``mn.report`` load on first use (matplotlib is optional)."""
+    if name == "plot":
+        import importlib
+        return importlib.import_module(".plot", __name__)
+    if name == "report":
+        from .plot import report
+        return report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "ModelFileError", "CycleError",
            "check_gradient", "History", "TrainingWarning", "activations", "data", "datasets", "graph", "init",
-           "losses", "train", "__version__"]
+           "losses", "train", "plot", "report", "__version__"]

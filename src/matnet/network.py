@@ -608,6 +608,11 @@ class Network:
         inputs = ", ".join(f"{k}: {v}" for k, v in self._inputs.items())
         return f"Network(inputs=[{inputs}], layers=[{layers}], outputs={self.outputs}, n_params={self.n_params})"
 
+    def _repr_html_(self):
+        """Jupyter's view: the summary table and the small matrices."""
+        from .plot.summary import html_summary
+        return html_summary(self)
+
     def summary(self):
         """A plain-text table of inputs, layers, connections and parameter counts."""
         rows = [f"{'input':<7} {name:<12} size {size}" for name, size in self._inputs.items()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..network import weight_label
 
-__all__ = ["unit_names", "row_names", "column_names", "weight_title", "shape_text"]
+__all__ = ["unit_names", "row_names", "column_names", "weight_title", "shape_text", "network_name"]
 
 
 def unit_names(name, size):
@@ -40,3 +40,16 @@ def weight_title(key, shape):
     name = weight_label(key) if key is not None else "W"
     return f"{name}  ({shape_text(shape)})"
 
+
+
+def network_name(net):
+    """``2-3-1 network`` when every input and layer has a column of its own (a chain),
+    else ``network of 3 inputs and 6 neurons``."""
+    from .layout import depths
+    depth = depths(net)
+    if len(set(depth.values())) == len(depth):
+        sizes = [net.size_of(name) for name in sorted(depth, key=depth.get)]
+        return "-".join(map(str, sizes)) + " network"
+    n_in = sum(net.inputs.values())
+    n_neurons = sum(layer.size for layer in net.layers.values())
+    return f"network of {n_in} input{'s' * (n_in != 1)} and {n_neurons} neuron{'s' * (n_neurons != 1)}"

@@ -19,36 +19,39 @@ __all__ = ["adjacency"]
 
 
 def _groups(nodes):
-    """``[(label, start, stop)]``: runs of nodes of one input, layer or the bias node."""
+    """``[(label, name, start, stop)]``: runs of nodes of one input, layer (``name``) or
+    the bias node (label ``"1"``, name ``None``)."""
     runs = []
     for i, n in enumerate(nodes):
-        label = "1" if n.kind == "bias" else n.layer
-        if runs and runs[-1][0] == label:
-            runs[-1][2] = i + 1
+        if runs and runs[-1][1] == n.layer:
+            runs[-1][3] = i + 1
         else:
-            runs.append([label, i, i + 1])
+            runs.append(["1" if n.kind == "bias" else n.layer, n.layer, i, i + 1])
     return [tuple(r) for r in runs]
 
 
 def _select(A, delay):
-    """``(matrix, note)``: one delay's matrix or the sum over delays."""
+    """``(matrices, note)``: the matrices ``{d: A_d}`` to draw and what they are."""
+    matrices = {d: sp.csr_array(M) for d, M in (A.items() if isinstance(A, dict) else [(0, A)])}
     if not isinstance(A, dict):
-        return sp.csr_array(A), ""
+        return matrices, ""
     if delay is None:
-        total = sum((sp.csr_array(M) for M in A.values()), start=sp.csr_array(next(iter(A.values())).shape))
-        return total, "sum of A_d over delays " + ", ".join(map(str, sorted(A)))
-    if delay not in A:
-        raise ValueError(f"no adjacency matrix for delay {delay}; delays: {', '.join(map(str, sorted(A)))}")
-    return sp.csr_array(A[delay]), f"A_{delay}, the edges with delay {delay}"
+        return matrices, "summed over delays " + ", ".join(map(str, sorted(matrices)))
+    if delay not in matrices:
+        raise ValueError(f"no adjacency matrix for delay {delay}; delays: {', '.join(map(str, sorted(matrices)))}")
+    return {delay: matrices[delay]}, f"A_{delay}: the edges with delay {delay}"
 
 
-def _stored(M):
-    """Dense values with absent entries masked."""
-    mask = np.ones(M.shape, bool)
-    coo = M.tocoo()
-    mask[coo.row, coo.col] = False
-    dense = np.zeros(M.shape)
-    np.add.at(dense, (coo.row, coo.col), coo.data)
+def _stored(matrices):
+    """The sum of the matrices, dense, with entries stored in none of them masked
+    (a stored 0 is an edge of weight 0 and stays visible)."""
+    shape = next(iter(matrices.values())).shape
+    mask = np.ones(shape, bool)
+    dense = np.zeros(shape)
+    for M in matrices.values():
+        coo = M.tocoo()
+        mask[coo.row, coo.col] = False
+        np.add.at(dense, (coo.row, coo.col), coo.data)
     return np.ma.masked_array(dense, mask)
 
 
@@ -76,14 +79,14 @@ def _outline_blocks(ax, net, start, delay):
 
 def _label_groups(ax, nodes, groups, N):
     """Group lines and names on both axes; every node named when there are few."""
-    for _, lo, hi in groups[1:]:
+    for _, _, lo, _ in groups[1:]:
         ax.axhline(lo - 0.5, color="0.6", linewidth=0.6)
         ax.axvline(lo - 0.5, color="0.6", linewidth=0.6)
     if N <= 16:
         ticks, names, rotation, size = np.arange(N), [str(n) for n in nodes], 90, 8
     else:
-        ticks = [(lo + hi - 1) / 2 for _, lo, hi in groups]
-        names, rotation, size = [label for label, _, _ in groups], 0, 9
+        ticks = [(lo + hi - 1) / 2 for _, _, lo, hi in groups]
+        names, rotation, size = [label for label, _, _, _ in groups], 0, 9
     ax.set_xticks(ticks, names, rotation=rotation, fontsize=size)
     ax.set_yticks(ticks, names, fontsize=size)
     ax.tick_params(length=0)
@@ -111,21 +114,22 @@ def adjacency(net, ax=None, delay=None, values=None, colorbar=True, title=None):
     matplotlib.figure.Figure
     """
     A, nodes = net.adjacency()
-    M, note = _select(A, delay)
-    N = M.shape[0]
+    matrices, note = _select(A, delay)
+    N = len(nodes)
     size = min(max(3.5 + 0.32 * N, 5.0), 10.0)
     fig, ax = axes_and_figure(ax, (size + 1.2, size))
-    data = _stored(M)
+    data = _stored(matrices)
     limit = symmetric_limit(data.compressed()) if data.count() else 1.0
     cmap = _grey_for_absent(DIVERGING)
     image = ax.imshow(data, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
-    if values if values is not None else N <= MAX_VALUES:
+    if N <= MAX_VALUES if values is None else values:
         _print_stored(ax, data, limit)
     groups = _groups(nodes)
-    start = {label if label != "1" else None: lo for label, lo, _ in groups}
+    start = {name: lo for _, name, lo, _ in groups}
     _outline_blocks(ax, net, start, delay if isinstance(A, dict) else None)
     _label_groups(ax, nodes, groups, N)
-    default = f"adjacency matrix A ({N}×{N}, {M.nnz} edges)" + (f"\n{note}" if note else "")
+    n_edges = sum(M.nnz for M in matrices.values())
+    default = f"adjacency matrix A ({N}×{N}, {n_edges} edges)" + (f"\n{note}" if note else "")
     ax.set_title(title if title is not None else default, fontsize=10)
     if colorbar:
         fig.colorbar(image, ax=ax, shrink=0.8, label="weight (grey: no edge)")

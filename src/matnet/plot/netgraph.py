@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._labels import network_name
 from ._mpl import NEGATIVE, POSITIVE, axes_and_figure, format_value
 from .layout import layered
 
@@ -332,16 +333,16 @@ def network(net, ax=None, weights=None, max_edges=5000, title=None, legend=True)
     wmax = max((abs(e.weight) for e in shown), default=1.0) or 1.0
     static = [e for e in shown if e.delay == 0]
     delayed = [e for e in shown if e.delay != 0]
-    curved = [_samples(curve(e, height)) for e in shown if len(curve(e, height)) > 2] or [np.zeros((0, 2))]
+    arcs = [_samples(points) for points in (curve(e, height) for e in shown) if len(points) > 2]
     small = int(layout.column_sizes.max()) <= FEW_UNITS
-    diameter, top = _frame(ax, fig, layout, np.vstack([*curved, [[0.0, y_min]]]), small)
+    diameter, top = _frame(ax, fig, layout, np.vstack(arcs + [np.array([[0.0, y_min]])]), small)
     _draw_static_edges(ax, static, height, wmax, len(shown))
     if delayed:
         _draw_delay_edges(ax, delayed, height, wmax, len(shown))
         _label_delays(ax, net, delayed, height, layout.depth, diameter)
     _draw_nodes(ax, net, layout, diameter)
     _names(ax, net, layout, small, diameter, top)
-    if weights if weights is not None else len(shown) <= FEW_EDGES:
+    if len(shown) <= FEW_EDGES if weights is None else weights:
         _label_weights(ax, shown, height)
     _title_and_legend(ax, net, len(everything), len(shown), bool(delayed), title, legend)
     return fig
@@ -350,9 +351,7 @@ def network(net, ax=None, weights=None, max_edges=5000, title=None, legend=True)
 def _title_and_legend(ax, net, n_all, n_shown, delayed, title, legend):
     from matplotlib.lines import Line2D
     if title is None:
-        sizes = "-".join(str(s) for s in [*net.inputs.values(),
-                                           *(net.layers[n].size for n in net.topological_order())])
-        title = f"{sizes} network: {net.n_params} weights and biases (line width ∝ |w|)"
+        title = f"{network_name(net)}: {net.n_params} weights and biases (line width ∝ |w|)"
         if n_shown < n_all:
             title += f"\nthe strongest {n_shown} of {n_all} edges shown"
     ax.set_title(title, fontsize=10)

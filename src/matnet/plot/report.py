@@ -94,21 +94,21 @@ def _training(history):
     return _section("Training", body + "</div>")
 
 
-def _series_pair(net, X, T):
+def _series_pair(net, X, T, initial=None):
     """Simulated outputs and targets of a dynamic network, first series, as matrices."""
     def first_series(value):
         value = np.hstack([np.asarray(value[n], dtype=np.float64) for n in net.outputs]) \
             if isinstance(value, dict) else np.asarray(value, dtype=np.float64)
         return value[0] if value.ndim == 3 else value
-    return first_series(T), first_series(net.simulate(X)[0])
+    return first_series(T), first_series(net.simulate(X, initial)[0])
 
 
 def _evaluation(net, data):
     from .evaluation import confusion, error_histogram, regression, roc
     from .series import response
-    X, T = data
+    X, T = data[:2]
     if net.is_dynamic:
-        truth, simulated = _series_pair(net, X, T)
+        truth, simulated = _series_pair(net, X, T, data[2] if len(data) > 2 else None)
         pictures = [(response(truth, simulated), "simulated response against the targets")]
         count = f"{len(truth)} time steps (first series)."
     elif is_classifier(net):
@@ -175,9 +175,9 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
     ----------
     net : Network
     history : History, optional
-    data : (X, T), optional
+    data : (X, T) or (X, T, initial), optional
         Inputs and targets (class labels for a classifier; series for a network with
-        delays, as ``net.simulate`` takes them).
+        delays, as ``net.simulate`` takes them, with its initial delay states).
     path : str or Path
         The ``.html`` file to write (atomically).
     title : str

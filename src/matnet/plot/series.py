@@ -47,11 +47,12 @@ def response(y_true, y_pred, t=None, ax=None, fig=None, names=None, title=None):
         raise ValueError(f"t must have one time per step ({len(truth)}), got shape {t.shape}")
     fig, (top, bottom) = panels(2, ax=ax, fig=fig, figsize=(8.0, 5.0), height_ratios=[2, 1])
     errors = truth - pred
+    single = truth.shape[1] == 1
     for k in range(truth.shape[1]):
-        label = names[k] if names is not None else (f"output {k}" if truth.shape[1] > 1 else "")
-        colour = f"C{k % 10}"
-        top.plot(t, truth[:, k], color="black" if truth.shape[1] == 1 else colour, linewidth=1.4, label=f"truth {label}".strip(), gid=f"truth:{k}")
-        colour = "C1" if truth.shape[1] == 1 else colour
+        label = names[k] if names is not None else ("" if single else f"output {k}")
+        colour = "C1" if single else f"C{k % 10}"
+        top.plot(t, truth[:, k], color="black" if single else colour, linewidth=1.4,
+                 label=f"truth {label}".strip(), gid=f"truth:{k}")
         top.plot(t, pred[:, k], color=colour, linewidth=1.2, linestyle="--", marker="." if len(t) <= 100 else None,
                  label=f"prediction {label}".strip(), gid=f"prediction:{k}")
         bottom.plot(t, errors[:, k], color=colour, linewidth=1.0, gid=f"error:{k}")

@@ -16,14 +16,10 @@ __all__ = ["html_summary", "structure", "matrices", "SMALL"]
 SMALL = 12
 
 
-def _sizes(net):
-    return "-".join(str(s) for s in [*net.inputs.values(), *(net.layers[n].size for n in net.topological_order())])
-
-
 def headline(net):
     """One line: sizes, parameters, dtype, whether it has delays."""
     dynamic = ", with delays" if net.is_dynamic else ""
-    return f"{_sizes(net)} network: {net.n_params} parameters, {net.dtype}{dynamic}"
+    return f"{_labels.network_name(net)}: {net.n_params} parameters, {net.dtype}{dynamic}"
 
 
 def structure(net):

@@ -30,8 +30,9 @@ class History:
     def record(self, **values):
         """Append one epoch's values (missing keys get NaN)."""
         n = self.n_epochs
-        for key in values.keys() - self.records.keys():
-            self.records[key] = [math.nan] * n
+        for key in values:
+            if key not in self.records:
+                self.records[key] = [math.nan] * n
         for key, column in self.records.items():
             column.append(values.get(key, math.nan))
 

@@ -1,0 +1,451 @@
+"""The ``matnet`` command: train, predict, show, explain, export.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage error (bad option, missing file,
+unknown column).  Errors are one line on standard error; ``--debug`` shows the
+traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "UsageError"]
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its files (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line, exit code 2
+        raise UsageError(f"{self.prog}: {message}")
+
+
+# -- option values -------------------------------------------------------------------
+
+def _ints(text, what):
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise UsageError(f"{what} must be positive integers, got {text!r}")
+    return values
+
+
+def _delays(text, what):
+    """``1:2`` (MATLAB's inclusive range), ``0:3`` or ``1,3``."""
+    text = str(text).strip()
+    try:
+        if ":" in text:
+            lo, hi = (int(v) for v in text.split(":"))
+            values = list(range(lo, hi + 1))
+        else:
+            values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"{what} must look like 1:2 or 1,3, got {text!r}") from None
+    if not values or min(values) < 0 or values != sorted(set(values)):
+        raise UsageError(f"{what} must be increasing delays >= 0, got {text!r}")
+    return values
+
+
+def _division(text):
+    try:
+        parts = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise UsageError(f"--division must be fractions like 0.7,0.15,0.15, got {text!r}") from None
+    if len(parts) not in (2, 3) or min(parts) < 0 or abs(sum(parts) - 1) > 1e-6 or parts[0] <= 0:
+        raise UsageError(f"--division fractions must be 2 or 3 numbers summing to 1, got {text!r}")
+    return parts
+
+
+def _existing(path):
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    return path
+
+
+# -- data ------------------------------------------------------------------------------
+
+def _load_columns(args):
+    """``(X, T, input names, target names, classification)`` from ``args.data``."""
+    from .data.readers import is_nnc, read_nnc, read_table, select_columns
+    path = _existing(args.data)
+    if str(path).endswith(".csv") and is_nnc(path):
+        arrays = read_nnc(path)
+        if "x" not in arrays or "y" not in arrays:
+            raise UsageError(f"{path}: an NNC data set needs variables x and y, got {', '.join(arrays)}")
+        X = arrays["x"].reshape(len(arrays["x"]), -1).astype(np.float64)
+        y = arrays["y"].reshape(len(arrays["y"]), -1)
+        labels = arrays["y"].dtype.kind == "i"
+        T = y[:, 0] if labels else y.astype(np.float64)
+        names = [f"x__{i}" for i in range(X.shape[1])]
+        return X, T, names, ["y"], labels or args.task == "classification"
+    table = read_table(path, missing=args.missing)
+    targets = select_columns(table, args.targets, default=[len(table.names) - 1])
+    inputs = select_columns(table, args.inputs, default=[i for i in range(len(table.names)) if i not in targets])
+    overlap = set(inputs) & set(targets)
+    if overlap:
+        raise UsageError(f"column {table.names[min(overlap)]!r} is both an input and a target")
+    X = table.matrix(inputs, "input")
+    text_targets = any(not table.numeric(i) for i in targets)
+    classification = args.task == "classification" or (args.task == "auto" and text_targets)
+    if classification:
+        if len(targets) != 1:
+            raise UsageError("classification needs exactly one target column (the class labels)")
+        column = table.columns[targets[0]]
+        T = column if not table.numeric(targets[0]) else column.astype(np.int64)
+    else:
+        T = table.matrix(targets, "target")
+    return X, T, [table.names[i] for i in inputs], [table.names[i] for i in targets], classification
+
+
+# -- train -----------------------------------------------------------------------------
+
+def _summary_table(history, seconds):
+    best = history.best_epoch
+    rows = [("split", f"loss ({history.loss})", history.metric)]
+    for split in ("train", "val", "test"):
+        loss = getattr(history, f"{split}_loss")[best]
+        metric = getattr(history, f"{split}_metric")[best]
+        if not np.isnan(loss):
+            rows.append((split, f"{loss:.6g}", "" if np.isnan(metric) else f"{metric:.4f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(f"epochs {history.epochs} (best {best}), stopped: {history.stop_reason}, time {seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def _write_history(history, path):
+    columns = list(history.records)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *columns])
+        for epoch in range(history.n_epochs):
+            writer.writerow([epoch, *[history.records[c][epoch] for c in columns]])
+
+
+def _demo_data(quick):
+    """The bundled demo: the levitated magnet, 4001 steps (1001 with --quick)."""
+    from .datasets import maglev
+    data = maglev(n_steps=1001 if quick else 4001, seed=0)
+    return data.u, data.y
+
+
+def cmd_train(args):
+    import matnet as mn
+    from .data import prepare_timeseries
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    hidden = _ints(args.hidden, "--hidden")
+    division = _division(args.division)
+    narx = args.narx or args.data is None
+    if args.data is None:
+        X, T = _demo_data(args.quick)
+        in_names, out_names, classification = ["current"], ["position"], False
+        print("no DATA given: training the bundled demo, a NARX model of a levitated magnet "
+              f"({len(X)} steps of 0.01 s)")
+    else:
+        X, T, in_names, out_names, classification = _load_columns(args)
+    epochs = args.epochs if args.epochs is not None else (100 if args.quick else None)
+    if narx:
+        if classification:
+            raise UsageError("--narx models need numeric target columns")
+        net = mn.narx(_delays(args.input_delays, "--input-delays"), _delays(args.feedback_delays, "--feedback-delays"),
+                      hidden, n_inputs=X.shape[1], n_outputs=T.shape[1], activation=args.activation, seed=args.seed)
+        algorithm = args.algorithm or "br"
+    else:
+        n_out = len(np.unique(T)) if classification else T.shape[1]
+        net = mn.mlp([X.shape[1], *hidden, n_out], activation=args.activation,
+                     output_activation="softmax" if classification else "linear", seed=args.seed)
+        algorithm = args.algorithm or ("scg" if classification else ("lm" if net.n_params <= 2000 else "scg"))
+    start = time.perf_counter()
+    history = net.fit(X, T, algorithm=algorithm, epochs=epochs, division=division, seed=args.seed)
+    seconds = time.perf_counter() - start
+    net.training = {**(net.training or {}), "columns": {"inputs": in_names, "targets": out_names},
+                    "task": "narx" if narx else ("classification" if classification else "regression")}
+    net.save(out / "model.npz")
+    _write_history(history, out / "history.csv")
+    print(_summary_table(history, seconds))
+    report_data = (X, T)
+    if narx:
+        closed = net.closed_loop()
+        closed.save(out / "model_closed_loop.npz")
+        test_start = int(len(X) * (division[0] + (division[1] if len(division) > 2 else 0)))
+        lag = max(max(c.delays) for c in closed.connections.values())
+        inputs, targets, initial = prepare_timeseries(closed, X[test_start - lag:], T[test_start - lag:])
+        free_run, _ = closed.simulate(inputs, initial)
+        mse = float(np.mean((free_run - targets) ** 2))
+        print(f"closed loop on the last {len(targets)} steps (test block): MSE {mse:.4g}, "
+              f"R² {1 - mse / float(np.var(targets)):.4f}")
+        net, report_data = closed, (inputs, targets, initial)
+    _write_report(net, history, report_data, out / "report.html")
+    print(f"wrote {out / 'model.npz'}, {out / 'history.csv'}"
+          + (f", {out / 'report.html'}" if (out / "report.html").exists() else ""))
+    return 0
+
+
+def _write_report(net, history, data, path):
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("report skipped: it needs matplotlib (pip install matnet[plot])", file=sys.stderr)
+        return
+    from .plot import report
+    report(net, history=history, data=data, path=path)
+
+
+# -- predict, show, explain, export ------------------------------------------------------
+
+def _load_model(path):
+    import matnet as mn
+    return mn.load(_existing(path))
+
+
+def _input_matrix(net, args):
+    from .data.readers import read_table, select_columns
+    table = read_table(_existing(args.data), missing=args.missing)
+    n_in = sum(net.inputs.values())
+    trained = ((net.training or {}).get("columns") or {}).get("inputs")
+    if args.inputs:
+        columns = select_columns(table, args.inputs)
+    elif trained and all(name in table.names for name in trained):
+        columns = [table.names.index(name) for name in trained]
+    elif len(table.names) >= n_in:
+        columns = list(range(n_in))
+    else:
+        raise UsageError(f"{args.data}: the model takes {n_in} inputs, the file has {len(table.names)} columns")
+    if len(columns) != n_in:
+        raise UsageError(f"the model takes {n_in} input columns, {len(columns)} selected")
+    return table.matrix(columns, "input"), table
+
+
+def cmd_predict(args):
+    net = _load_model(args.model)
+    X, _ = _input_matrix(net, args)
+    if net.is_dynamic:
+        exogenous = [k for k in net.inputs if k not in net.feedback]
+        closed = net.closed_loop() if any(k in net.inputs for k in net.feedback) else net
+        Y, _ = closed.simulate({exogenous[0]: X} if exogenous else None, n_steps=len(X))
+    else:
+        Y = net(X)
+    names = ((net.training or {}).get("columns") or {}).get("targets") or [f"y{k}" for k in range(np.shape(Y)[-1])]
+    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    try:
+        writer = csv.writer(stream)
+        if net.classes is not None:
+            writer.writerow(["class"])
+            writer.writerows([[label] for label in net.predict_classes(X)])
+        else:
+            writer.writerow(names if len(names) == np.shape(Y)[-1] else [f"y{k}" for k in range(np.shape(Y)[-1])])
+            writer.writerows([[f"{v:.10g}" for v in row] for row in np.atleast_2d(Y)])
+    finally:
+        if args.out:
+            stream.close()
+    return 0
+
+
+def _matrix_text(name, M):
+    return f"{name}  {M.shape}\n" + np.array2string(np.atleast_2d(M), precision=4, suppress_small=True,
+                                                   max_line_width=120, threshold=400)
+
+
+def cmd_show(args):
+    net = _load_model(args.model)
+    print(net.summary())
+    for c in net.connections.values():
+        print(f"  {c.label}: {net.weights[c.key].size} weights")
+    if net.training:
+        t = net.training
+        print(f"trained with {t.get('algorithm')}: {t.get('epochs')} epochs, best {t.get('best_epoch')}, "
+              f"stopped: {t.get('stop_reason')}")
+    if args.matrices:
+        for key, W in net.weights.items():
+            print(_matrix_text(f"W[{key[0]}→{key[1]}]", W))
+        for name, b in net.biases.items():
+            print(_matrix_text(f"b[{name}]", b))
+    if args.adjacency:
+        A, nodes = net.adjacency()
+        for d, M in (A.items() if isinstance(A, dict) else [(0, A)]):
+            print(f"adjacency A_{d} (rows receive, columns send); nodes: {', '.join(map(str, nodes))}")
+            print(np.array2string(M.toarray(), precision=3, suppress_small=True, max_line_width=160, threshold=2000))
+    if args.picture:
+        from .plot import network
+        network(net).savefig(args.picture, dpi=120)
+        print(f"wrote {args.picture}")
+    return 0
+
+
+def cmd_explain(args):
+    net = _load_model(args.model)
+    if net.is_dynamic:
+        raise UsageError("explain works on static networks; this one has delays")
+    if (args.sample is None) == (args.row is None):
+        raise UsageError("give either --sample \"v1,v2,...\" or --row N DATA")
+    if args.sample is not None:
+        try:
+            x = np.array([float(v) for v in args.sample.split(",")])
+        except ValueError:
+            raise UsageError(f"--sample must be comma-separated numbers, got {args.sample!r}") from None
+    else:
+        if args.data is None:
+            raise UsageError("--row needs a DATA file")
+        X, _ = _input_matrix(net, args)
+        if not 1 <= args.row <= len(X):
+            raise UsageError(f"--row must be between 1 and {len(X)} (data rows), got {args.row}")
+        x = X[args.row - 1]
+    n_in = sum(net.inputs.values())
+    if x.size != n_in:
+        raise UsageError(f"the model takes {n_in} input values, got {x.size}")
+    print(net.explain(x, format=args.format))
+    return 0
+
+
+def _export_csv(net, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": "matnet-csv", "convention": "W is (n_out, n_in): rows receive, columns send",
+                "files": []}
+
+    def write(stem, array, **info):
+        path = folder / f"{stem}.csv"
+        np.savetxt(path, np.atleast_2d(array), delimiter=",", fmt="%.17g")
+        manifest["files"].append({"file": path.name, "shape": list(np.shape(array)), **info})
+    for (s, t), W in net.weights.items():
+        write(f"W_{s}_{t}", W, kind="weight", source=s, target=t, delays=list(net.connections[s, t].delays))
+    for name, b in net.biases.items():
+        write(f"b_{name}", b[:, None], kind="bias", layer=name)
+    for side, scalings in (("input", net.input_scaling), ("output", net.output_scaling)):
+        for name, sc in scalings.items():
+            write(f"scaling_{side}_{name}", np.column_stack([sc.scale, sc.shift, sc.value]),
+                  kind=f"{side} scaling ({sc.kind}): columns scale, shift, value; u = x * scale + shift",
+                  name=name)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return folder
+
+
+def cmd_export(args):
+    net = _load_model(args.model)
+    stem = Path(args.model).with_suffix("")
+    if args.format == "npz":
+        target = Path(args.out or f"{stem}_export.npz")
+        net.save(target)
+    elif args.format == "csv":
+        target = _export_csv(net, Path(args.out or f"{stem}_csv"))
+    else:
+        try:
+            from .interop.onnx import to_onnx
+        except ImportError as e:
+            raise UsageError(f"ONNX export is not available: {e}") from None
+        target = Path(args.out or f"{stem}.onnx")
+        to_onnx(net, target)
+    print(f"wrote {target}")
+    return 0
+
+
+# -- the parser ------------------------------------------------------------------------
+
+def _data_options(p):
+    p.add_argument("--inputs", help="input columns: names, 0-based indices or ranges a:b (default: all but the targets)")
+    p.add_argument("--missing", choices=["error", "drop"], default="error",
+                   help="rows with a missing value: stop with an error (default) or drop them")
+
+
+def build_parser():
+    from .train import ALGORITHMS
+    parser = _Parser(prog="matnet", description="Neural networks written and read as matrices.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("train", help="train a network on a data file (or the bundled demo)",
+                       description="Train a network; writes DIR/model.npz, DIR/report.html and DIR/history.csv.")
+    p.add_argument("data", nargs="?", help="CSV (with or without header), .npy/.npz or NNC data set CSV; "
+                   "omitted: the bundled maglev NARX demo")
+    _data_options(p)
+    p.add_argument("--targets", help="target columns (default: the last column)")
+    p.add_argument("--hidden", default="10", help="hidden layer sizes, e.g. 10,5 (default 10)")
+    p.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
+    p.add_argument("--task", choices=["auto", "regression", "classification"], default="auto",
+                   help="auto: classification when the target column holds text labels")
+    p.add_argument("--algorithm", choices=sorted(ALGORITHMS),
+                   help="training algorithm (default: lm for regression, scg for classification, br for NARX)")
+    p.add_argument("--division", default="0.7,0.15,0.15", help="train,validation,test fractions")
+    p.add_argument("--epochs", type=int, help="maximum epochs")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--narx", action="store_true", help="a NARX model of time series (one row per time step)")
+    p.add_argument("--input-delays", default="1:2", help="NARX input delays (default 1:2)")
+    p.add_argument("--feedback-delays", default="1:2", help="NARX feedback delays (default 1:2)")
+    p.add_argument("--out", default="matnet-out", help="output folder (default matnet-out)")
+    p.add_argument("--quick", action="store_true", help="a short run (smaller demo data, 100 epochs)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="outputs of a model for a data file, as CSV")
+    p.add_argument("model")
+    p.add_argument("data")
+    _data_options(p)
+    p.add_argument("--out", help="CSV file to write (default: standard output)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("show", help="architecture, parameter counts, matrices, pictures")
+    p.add_argument("model")
+    p.add_argument("--matrices", action="store_true", help="print every weight matrix and bias vector")
+    p.add_argument("--adjacency", action="store_true", help="print the adjacency matrix")
+    p.add_argument("--picture", metavar="FILE.png", help="draw the network into a PNG file")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("explain", help="the step-by-step computation for one sample")
+    p.add_argument("model")
+    p.add_argument("data", nargs="?", help="data file for --row")
+    p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
+    p.add_argument("--row", type=int, help="data row to explain (the first data row is 1)")
+    p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
+    _data_options(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("export", help="write a model as ONNX, .npz or CSV matrices")
+    p.add_argument("model")
+    p.add_argument("--format", choices=["onnx", "npz", "csv"], required=True)
+    p.add_argument("--out", help="output file (folder for csv)")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except SystemExit as e:            # --help
+        return int(e.code or 0)
+    except UsageError as e:
+        if debug:
+            raise
+        print(f"matnet: error: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        if debug:
+            raise
+        print(f"matnet: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("matnet: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:             # a runtime failure: one line, the traceback with --debug
+        if debug:
+            raise
+        from .data.readers import DataError
+        code = 2 if isinstance(e, DataError) else 1
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"matnet: error: {message}" + ("" if code == 2 else "  (--debug shows the traceback)"),
+              file=sys.stderr)
+        return code

@@ -1,0 +1,154 @@
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import matnet as mn
+from matnet.cli import main
+
+
+def _write_csv(path, header, rows, delimiter=","):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        if header:
+            writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def regression_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(150, 2))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2
+    return _write_csv(tmp_path / "reg.csv", ["a", "b", "target"], np.column_stack([X, y]).tolist())
+
+
+def _run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_predict_show_explain_export_regression(regression_csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = _run(["train", regression_csv, "--hidden", "6", "--epochs", "50", "--out", out], capsys)
+    assert code == 0 and "loss (mse)" in stdout and "stopped:" in stdout
+    assert (out / "model.npz").exists() and (out / "history.csv").exists()
+    net = mn.load(out / "model.npz")
+    assert net.training["columns"] == {"inputs": ["a", "b"], "targets": ["target"]}
+    history = list(csv.reader(open(out / "history.csv")))
+    assert history[0][:3] == ["epoch", "train_loss", "val_loss"] and len(history) == net.training["epochs"] + 2
+    code, stdout, _ = _run(["predict", out / "model.npz", regression_csv], capsys)
+    rows = list(csv.reader(stdout.splitlines()))
+    assert code == 0 and rows[0] == ["target"]
+    data = np.loadtxt(regression_csv, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(np.array(rows[1:], float)[:, 0], net(data[:, :2])[:, 0], rtol=1e-8)
+    code, stdout, _ = _run(["show", out / "model.npz", "--matrices", "--adjacency"], capsys)
+    assert code == 0 and "W[x→h1]  (6, 2)" in stdout and "adjacency A_0" in stdout
+    code, stdout, _ = _run(["explain", out / "model.npz", "--sample", "0.5,0.2"], capsys)
+    assert code == 0 and "h1 = tanh(W[x→h1] · x + b[h1])" in stdout
+    code, stdout, _ = _run(["explain", out / "model.npz", regression_csv, "--row", "3"], capsys)
+    assert code == 0 and "Sample:" in stdout
+    code, _, err = _run(["export", out / "model.npz", "--format", "csv", "--out", tmp_path / "csv"], capsys)
+    assert code == 0, err
+    manifest = (tmp_path / "csv" / "manifest.json").read_text()
+    assert code == 0 and '"W_x_h1.csv"' in manifest
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "csv" / "W_x_h1.csv", delimiter=",", ndmin=2),
+                               net.weights["x", "h1"], rtol=1e-15)
+    code, _, _ = _run(["export", out / "model.npz", "--format", "npz", "--out", tmp_path / "copy.npz"], capsys)
+    assert code == 0 and mn.load(tmp_path / "copy.npz").get_flat().tobytes() == net.get_flat().tobytes()
+
+
+def test_classification_with_string_labels(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(120, 2))
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "up", "down")
+    path = _write_csv(tmp_path / "cls.csv", None, [[f"{a:.6f}", f"{b:.6f}", c] for (a, b), c in zip(X, labels)],
+                      delimiter=";")
+    code, stdout, _ = _run(["train", path, "--hidden", "4", "--epochs", "60", "--out", tmp_path / "c"], capsys)
+    assert code == 0 and "accuracy" in stdout
+    code, stdout, _ = _run(["predict", tmp_path / "c" / "model.npz", path, "--out", tmp_path / "p.csv"], capsys)
+    predicted = [r[0] for r in csv.reader(open(tmp_path / "p.csv"))]
+    assert predicted[0] == "class" and set(predicted[1:]) <= {"up", "down"}
+    assert np.mean(np.array(predicted[1:]) == labels) > 0.9
+
+
+def test_nnc_data_set_with_matrix_csvs(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(40):
+        label = i % 2
+        m = rng.normal(size=(3, 4)) + 2 * label
+        np.savetxt(tmp_path / f"m{i}.csv", m, delimiter=",")
+        rows.append([f"m{i}.csv", label])
+    path = _write_csv(tmp_path / "nnc.csv", ["x:image", "y:label"], rows)
+    arrays = mn.data.read_nnc(path)
+    assert arrays["x"].shape == (40, 3, 4) and arrays["y"].dtype == np.int64
+    code, stdout, _ = _run(["train", path, "--hidden", "5", "--epochs", "40", "--out", tmp_path / "n"], capsys)
+    assert code == 0 and "accuracy" in stdout
+    assert mn.load(tmp_path / "n" / "model.npz").classes == [0, 1]
+
+
+def test_narx_series(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    u = rng.uniform(-1, 1, 300)
+    y = np.zeros(300)
+    for t in range(1, 300):
+        y[t] = 0.6 * y[t - 1] + np.tanh(u[t - 1])
+    path = _write_csv(tmp_path / "series.csv", ["u", "y"], np.column_stack([u, y]).tolist())
+    code, stdout, _ = _run(["train", path, "--narx", "--input-delays", "1:2", "--feedback-delays", "1",
+                            "--hidden", "4", "--epochs", "60", "--out", tmp_path / "s"], capsys)
+    assert code == 0 and "closed loop on the last" in stdout
+    net = mn.load(tmp_path / "s" / "model.npz")
+    assert net.connections["x", "h1"].delays == (1, 2) and net.connections["y_fb", "h1"].delays == (1,)
+    assert mn.load(tmp_path / "s" / "model_closed_loop.npz").connections["y", "h1"].delays == (1,)
+
+
+def test_demo_quick_writes_the_report(tmp_path, capsys):
+    code, stdout, _ = _run(["train", "--quick", "--out", tmp_path / "demo"], capsys)
+    assert code == 0 and "levitated magnet" in stdout
+    report = tmp_path / "demo" / "report.html"
+    assert report.exists() and "data:image/png;base64" in report.read_text()
+
+
+@pytest.mark.parametrize("argv,code,message", [
+    (["train", "nope.csv"], 2, "nope.csv: no such file"),
+    (["train", "{reg}", "--targets", "zzz"], 2, "unknown column 'zzz'"),
+    (["train", "{reg}", "--hidden", "ten"], 2, "--hidden must be comma-separated integers"),
+    (["train", "{reg}", "--division", "0.5,0.2"], 2, "--division fractions must be 2 or 3 numbers summing to 1"),
+    (["train", "{reg}", "--algorithm", "magic"], 2, "invalid choice: 'magic'"),
+    (["train", "{bad}"], 2, "line 3, column 'b': 'x' is not a number"),
+    (["train", "{gap}"], 2, "line 2, column 'a': missing value"),
+    (["predict", "{corrupt}", "{reg}"], 1, "corrupt.npz: not a matnet model file"),
+    (["explain", "{model}"], 2, "give either --sample"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+])
+def test_user_errors_are_one_line_without_traceback(argv, code, message, regression_csv, tmp_path, capsys):
+    bad = _write_csv(tmp_path / "bad.csv", ["a", "b", "t"], [[1, 2, 3], ["1", "x", "3"]])
+    gap = _write_csv(tmp_path / "gap.csv", ["a", "b", "t"], [["", 2, 3], [1, 2, 3]])
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"not a zip")
+    model = tmp_path / "m.npz"
+    mn.mlp([2, 2, 1], seed=0).save(model)
+    names = {"reg": regression_csv, "bad": bad, "gap": gap, "corrupt": corrupt, "model": model}
+    got, stdout, stderr = _run([a.format(**names) for a in argv], capsys)
+    assert got == code
+    assert message in stderr and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+def test_missing_drop(tmp_path, capsys):
+    rows = [[i / 10, (i / 10) ** 2] for i in range(40)] + [["", 1.0]]
+    path = _write_csv(tmp_path / "gaps.csv", ["x", "y"], rows)
+    code, _, _ = _run(["train", path, "--missing", "drop", "--hidden", "3", "--epochs", "5",
+                       "--out", tmp_path / "g"], capsys)
+    assert code == 0
+
+
+def test_python_m_matnet_help():
+    result = subprocess.run([sys.executable, "-m", "matnet", "train", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "--feedback-delays" in result.stdout and "--division" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "matnet", "show", "missing.npz"], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip() == "matnet: error: missing.npz: no such file"

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import matnet as mn
+from matnet.simulate import plan
 from matnet.train.fit import Problem, Split
 from matnet.train.levenberg_marquardt import NormalEquations, solve_damped
 from conftest import random_dag, random_inputs
@@ -38,13 +39,7 @@ def _torch_jacobian(net, X, T):
     params = [torch.tensor(np.array(net.weights[k])) for k in keys_W] + [torch.tensor(np.array(net.biases[k])) for k in keys_b]
     blocks = torch.autograd.functional.jacobian(errors, tuple(params))
     flat = np.zeros((blocks[0].shape[0], net.n_params))
-    W, b = net.views(np.zeros(net.n_params))
-    columns = {}
-    start = 0
-    for kind, key, shape in net._layout():
-        size = int(np.prod(shape))
-        columns[(kind, key)] = slice(start, start + size)
-        start += size
+    columns = plan(net).columns
     for k, block in zip([("W", k) for k in keys_W] + [("b", k) for k in keys_b], blocks):
         flat[:, columns[k]] = block.reshape(block.shape[0], -1).numpy()
     return flat

@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from ._files import write_atomically
 from .data.scaling import KINDS, Scaling
 from .network import Network, shape_str
 
@@ -91,21 +91,7 @@ def save(net, path):
     arrays.update({f"b/{name}": b for name, b in net.biases.items()})
     arrays.update(_scaling_arrays(net))
     document = json.dumps(_document(net, arrays))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".matnet-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **{DOCUMENT: np.array(document)}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, lambda f: np.savez_compressed(f, **{DOCUMENT: np.array(document)}, **arrays))
 
 
 def load(path):

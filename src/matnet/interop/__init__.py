@@ -64,6 +64,21 @@ def _check_static(net, what):
                              f"which {what} cannot express; use a built-in activation")
 
 
+def _is_chain(net):
+    """Whether ``net`` is ``x → h1 → ... → y``: one input, each layer fed only by
+    the one before, the last layer the only output."""
+    order = net.topological_order()
+    if len(net.inputs) != 1 or net.outputs != order[-1:]:
+        return False
+    previous = next(iter(net.inputs))
+    for name in order:
+        incoming = net.incoming(name)
+        if len(incoming) != 1 or incoming[0].source != previous or incoming[0].delays != (0,):
+            return False
+        previous = name
+    return True
+
+
 def _inverse_form(scaling):
     """``(inverse_scale, offset)`` with ``scaling.invert(U) == U * inverse_scale + offset``."""
     nonzero = scaling.scale != 0

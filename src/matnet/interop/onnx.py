@@ -676,6 +676,10 @@ class _Importer:
         if not isinstance(value, _Src) or value.kind != "layer":
             raise self.fail(f"graph output {name!r} is not computed by a layer (it passes an input or a "
                             "constant through)")
+        declared = next(o for o in self.graph.output if o.name == name).type.tensor_type.shape.dim
+        if len(declared) == 2 and declared[1].HasField("dim_value") and declared[1].dim_value != value.width:
+            raise self.fail(f"graph output {name!r} is declared with {declared[1].dim_value} features but its "
+                            f"layer computes {value.width}")
         self.layers[value.key]["hints"].insert(0, name)
         return value.key, scaling
 

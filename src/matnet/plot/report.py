@@ -7,11 +7,11 @@ archived or opened offline.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .._files import write_atomically
 from . import _html
 from .summary import headline, matrices, structure
 
@@ -149,17 +149,6 @@ def render(net, history=None, data=None, title="matnet report"):
             f"<title>{_html.esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
-def _write_atomically(path, text):
-    """Write a temporary file beside ``path``, then rename it (readers never see half a file)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def report(net, history=None, data=None, path="report.html", title="matnet report"):
     """Write one self-contained HTML report of ``net``.
 
@@ -188,5 +177,6 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
         The written file.
     """
     path = Path(path)
-    _write_atomically(path, render(net, history, data, title))
+    text = render(net, history, data, title)
+    write_atomically(path, lambda f: f.write(text), binary=False)
     return path

@@ -101,6 +101,27 @@ def solve_damped(A, b, mu):
     return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
 
 
+def damped_step(theta, A, b, mu, objective, current, opts):
+    """One Levenberg–Marquardt epoch's search: solve ``(A + μI) Δ = b`` from the current
+    parameters, multiplying μ by ``mu_inc`` until ``objective()`` falls below ``current``.
+
+    Returns ``(μ × mu_dec, steps)`` after a successful step (the parameters moved), or
+    ``(None, steps)`` once μ passes ``mu_max`` (the parameters are restored).
+    """
+    start = theta.astype(np.float64)
+    steps = 0
+    while True:
+        steps += 1
+        delta, _ = solve_damped(A, b, mu)
+        theta[...] = (start + delta).astype(theta.dtype)
+        if objective() < current:
+            return max(mu * opts["mu_dec"], 1e-20), steps
+        mu *= opts["mu_inc"]
+        if mu > opts["mu_max"]:
+            theta[...] = start.astype(theta.dtype)
+            return None, steps
+
+
 def _mu_options(options, mu, algorithm):
     known = {"mu": mu, "mu_dec": 0.1, "mu_inc": 10.0, "mu_max": 1e10, "block_size": None, "memory_reduction": None}
     for key in ("lr", "lr_schedule"):
@@ -131,7 +152,7 @@ def lm_runner(problem, monitor, options):
     fixed_norm = _check_loss(problem, "lm")
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
-    theta, dtype = problem.theta, problem.theta.dtype
+    theta = problem.theta
     mask = plan(problem.net).weight_mask.astype(np.float64)
     ridge = 0.5 * problem.l2 * norm   # l2/2 |W|² in the sum-of-squares units of JᵀJ
 
@@ -151,22 +172,11 @@ def lm_runner(problem, monitor, options):
     if monitor(value, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0):
         return None
     while True:
-        start = theta.astype(np.float64)
-        A = JtJ + ridge * np.diag(mask)
-        b = -(Jte + ridge * mask * start)
-        steps = 0
-        while True:
-            steps += 1
-            delta, _ = solve_damped(A, b, mu)
-            theta[...] = (start + delta).astype(dtype)
-            new_value = objective(equations.sse())
-            if new_value < value:
-                mu = max(mu * opts["mu_dec"], 1e-20)
-                break
-            mu *= opts["mu_inc"]
-            if mu > opts["mu_max"]:
-                theta[...] = start.astype(dtype)
-                return "mu_max"
+        b = -(Jte + ridge * mask * theta.astype(np.float64))
+        mu, steps = damped_step(theta, JtJ + ridge * np.diag(mask), b, mu,
+                                lambda: objective(equations.sse()), value, opts)
+        if mu is None:
+            return "mu_max"
         metric = problem.fresh_metric()
         JtJ, Jte, sse = equations.compute(metric)
         value = objective(sse)
@@ -192,7 +202,7 @@ def br_runner(problem, monitor, options):
         raise ValueError("'br' chooses its own regularisation; l2 does not apply")
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
-    theta, dtype = problem.theta, problem.theta.dtype
+    theta = problem.theta
     P, N = theta.size, equations.n_errors
     mu = opts["mu"]
     alpha, beta, gamma = 0.0, 1.0, float(P)
@@ -209,30 +219,21 @@ def br_runner(problem, monitor, options):
                alpha=alpha, beta=beta, gamma=gamma):
         return None
     while True:
-        start = theta.astype(np.float64)
         A = beta * JtJ + alpha * np.eye(P)
-        b = -(beta * Jte + alpha * start)
-        steps = 0
-        while True:
-            steps += 1
-            delta, _ = solve_damped(A, b, mu)
-            theta[...] = (start + delta).astype(dtype)
-            E_D2, E_W2 = equations.sse(), sum_squares(theta.astype(np.float64))
-            if beta * E_D2 + alpha * E_W2 < F:
-                mu = max(mu * opts["mu_dec"], 1e-20)
-                break
-            mu *= opts["mu_inc"]
-            if mu > opts["mu_max"]:
-                theta[...] = start.astype(dtype)
-                return "mu_max"
-        # Evidence update with the Gauss–Newton Hessian of the accepted point's epoch.
-        inverse = np.linalg.pinv(beta * JtJ + alpha * np.eye(P)) if alpha > 0 else None
-        gamma = P - (alpha * float(np.trace(inverse)) if inverse is not None else 0.0)
-        alpha = gamma / (2 * E_W2) if E_W2 > 0 else 1.0
-        beta = max(N - gamma, 1e-3 * N) / (2 * E_D2) if E_D2 > 0 else beta
+        b = -(beta * Jte + alpha * theta.astype(np.float64))
+        objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
+        mu, steps = damped_step(theta, A, b, mu, objective, F, opts)
+        if mu is None:
+            return "mu_max"
         metric = problem.fresh_metric()
+        previous = JtJ                          # the Gauss–Newton Hessian of this epoch
         JtJ, Jte, E_D = equations.compute(metric)
         E_W = sum_squares(theta.astype(np.float64))
+        # Evidence update (MacKay): effective parameters, then the two hyperparameters.
+        gamma = P - (alpha * float(np.trace(np.linalg.pinv(beta * previous + alpha * np.eye(P))))
+                     if alpha > 0 else 0.0)
+        alpha = gamma / (2 * E_W) if E_W > 0 else 1.0
+        beta = max(N - gamma, 1e-3 * N) / (2 * E_D) if E_D > 0 else beta
         F = beta * E_D + alpha * E_W
         gradient = 2 * (beta * Jte + alpha * theta) / norm
         if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps,

@@ -25,7 +25,7 @@ from ..data import divide, fit_scaling
 from ..data.timeseries import prepare_timeseries
 from ..network import Connection
 from ..simulate import initial_history, is_recurrent, plan, prepare_sequences, run_sequences
-from .fit import Metric, train
+from .fit import _DEFAULT, Metric, _scaling_plan, train
 
 __all__ = ["fit_sequences", "SequenceProblem", "static_equivalent"]
 
@@ -47,11 +47,6 @@ def _scalings(net, kind, inputs, targets, mask):
             net.input_scaling[fb] = net.output_scaling[output]
 
 
-def _scaling_kinds(scaling, loss, net):
-    from .fit import _scaling_plan
-    return _scaling_plan(scaling, loss, net)
-
-
 def fit_sequences(net, U, T, loss, l2, division, division_mode, scaling, schedule):
     """:func:`~matnet.train.fit` for networks with delays (see the module docstring)."""
     if loss not in ("mse", "sse"):
@@ -59,12 +54,11 @@ def fit_sequences(net, U, T, loss, l2, division, division_mode, scaling, schedul
     inputs, targets, initial = prepare_timeseries(net, U, T)
     targets = targets if isinstance(targets, dict) else {net.outputs[0]: targets}
     n_steps = _as_3d(next(iter(targets.values()))).shape[1]
-    from .fit import _DEFAULT
     division = (0.7, 0.15, 0.15) if division is _DEFAULT else division
     parts = divide(n_steps, division, division_mode or "block",   # time is divided in blocks
                    seed=schedule["options"]["rng"])
     masks = {name: np.isin(np.arange(n_steps), idx) for name, idx in zip(("train", "val", "test"), parts)}
-    kind_in, kind_out = _scaling_kinds(scaling, loss, net)
+    kind_in, kind_out = _scaling_plan(scaling, loss, net)
     if kind_in != "keep" or kind_out != "keep":
         if kind_in is None and kind_out is None:
             net.input_scaling, net.output_scaling = {}, {}

@@ -90,6 +90,9 @@ def test_nnc_data_set_with_matrix_csvs(tmp_path, capsys):
     code, stdout, _ = _run(["train", path, "--hidden", "5", "--epochs", "40", "--out", tmp_path / "n"], capsys)
     assert code == 0 and "accuracy" in stdout
     assert mn.load(tmp_path / "n" / "model.npz").classes == [0, 1]
+    code, stdout, _ = _run(["predict", tmp_path / "n" / "model.npz", path], capsys)
+    predicted = [int(r[0]) for r in csv.reader(stdout.splitlines()[1:])]
+    assert code == 0 and np.mean(np.array(predicted) == np.arange(40) % 2) > 0.9
 
 
 def test_narx_series(tmp_path, capsys):

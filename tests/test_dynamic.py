@@ -243,3 +243,17 @@ def test_maglev_narx_open_then_closed_loop():
           f"closed-loop MSE {np.mean((free_run - c_targets) ** 2):.3g}, R² {r2(free_run, c_targets):.5f}")
     assert r2(one_step, targets) > 0.999
     assert r2(free_run, c_targets) > 0.99
+
+
+def test_builders_nar_and_timedelay():
+    nar = mn.nar([1, 2], [3], seed=0)
+    assert list(nar.inputs) == ["y_fb"] and nar.weights["y_fb", "h1"].shape == (3, 2)
+    closed = nar.closed_loop()
+    assert list(closed.inputs) == [] and closed.connections["y", "h1"].delays == (1, 2)
+    run, state = closed.simulate(None, initial={"y": [[0.5], [0.2]]}, n_steps=7)
+    assert run.shape == (7, 1) and state["y"].shape == (2, 1)
+    td = mn.timedelay(3, [4], n_inputs=2, seed=0)      # an int d means delays 1..d
+    assert td.connections["x", "h1"].delays == (1, 2, 3) and td.weights["x", "h1"].shape == (4, 6)
+    assert mn.narx([0, 1], [1], [2], loop="closed").feedback == {"y_fb": "y"}
+    with pytest.raises(ValueError, match="feedback_delays must be delays >= 1"):
+        mn.narx([1], [0, 1], [2])

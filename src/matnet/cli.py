@@ -211,8 +211,14 @@ def _load_model(path):
 
 
 def _input_matrix(net, args):
-    from .data.readers import read_table, select_columns
-    table = read_table(_existing(args.data), missing=args.missing)
+    from .data.readers import is_nnc, read_nnc, read_table, select_columns
+    path = _existing(args.data)
+    if str(path).endswith(".csv") and is_nnc(path):
+        x = read_nnc(path).get("x")
+        if x is None:
+            raise UsageError(f"{path}: an NNC data set needs the variable x")
+        return x.reshape(len(x), -1).astype(np.float64), None
+    table = read_table(path, missing=args.missing)
     n_in = sum(net.inputs.values())
     trained = ((net.training or {}).get("columns") or {}).get("inputs")
     if args.inputs:

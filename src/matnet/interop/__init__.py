@@ -14,8 +14,6 @@ input/output scaling carried over.
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 
 import numpy as np
 
@@ -100,23 +98,3 @@ def _scaling_from_inverse(inverse_scale, offset, kind="minmax", value=None, dtyp
     shift = np.where(nonzero, -offset * scale, 0.0)
     value = np.where(nonzero, offset if value is None else value, offset)
     return Scaling(kind, *(np.asarray(a).astype(dtype) for a in (scale, shift, value)))
-
-
-def _write_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temporary file and a rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".matnet-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -36,7 +36,8 @@ import os
 
 import numpy as np
 
-from . import _check_static, _inverse_form, _require, _scaling_from_inverse, _write_atomic
+from .._files import write_atomically
+from . import _check_static, _inverse_form, _require, _scaling_from_inverse
 
 __all__ = ["to_onnx", "onnx_model", "from_onnx", "MIN_OPSET"]
 
@@ -80,7 +81,8 @@ def to_onnx(net, path, opset=17, dtype=None):
     >>> onnxruntime.InferenceSession("net.onnx").run(None, {"x": X})   # doctest: +SKIP
     """
     model = onnx_model(net, opset=opset, dtype=dtype)
-    _write_atomic(path, model.SerializeToString())
+    data = model.SerializeToString()
+    write_atomically(path, lambda f: f.write(data))
     return model
 
 

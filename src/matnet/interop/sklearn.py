@@ -293,7 +293,7 @@ def _define_estimators():
             return np.asarray(self.net_(X))
 
         def __getstate__(self):   # Networks are stored as matnet's .npz bytes, never pickled
-            state = super().__getstate__()
+            state = dict(super().__getstate__())   # object's is the live __dict__
             if "net_" in state:
                 net = state["net_"].copy()
                 net.classes = None            # restored from classes_ (labels of any type)
@@ -373,7 +373,8 @@ def _define_estimators():
 
         def predict(self, X):
             """The most probable class of each sample ``(n_samples,)``."""
-            return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+            proba = self.predict_proba(X)
+            return self.classes_[np.argmax(proba, axis=1)]
 
     for cls in (MatnetRegressor, MatnetClassifier):
         cls.__module__, cls.__qualname__ = __name__, cls.__name__

@@ -150,3 +150,32 @@ def test_repr_and_summary():
     net = mn.mlp([2, 3, 1], seed=0)
     assert "n_params=13" in repr(net)
     assert "W[x→h1]              (3, 2)" in net.summary()
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from conftest import random_dag  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["float32", "float64"]))
+def test_flat_vector_round_trip(seed, dtype):
+    net = random_dag(seed, dtype=dtype)
+    theta = net.get_flat()
+    assert theta.dtype == np.dtype(dtype) and theta.shape == (net.n_params,)
+    v = np.random.default_rng(seed).normal(size=net.n_params).astype(dtype)
+    net.set_flat(v)
+    assert net.get_flat().tobytes() == v.tobytes()
+    # the views see the new values, laid out as documented: per layer its weights, then its bias
+    start = 0
+    for name in net.topological_order():
+        for c in net.incoming(name):
+            W = net.weights[c.key]
+            assert np.array_equal(W.ravel(), v[start:start + W.size])
+            start += W.size
+        if name in net.biases:
+            assert np.array_equal(net.biases[name], v[start:start + net.layers[name].size])
+            start += net.layers[name].size
+    assert start == net.n_params
+    net.set_flat(theta)
+    assert net.get_flat().tobytes() == theta.tobytes()

@@ -185,6 +185,12 @@ def test_goal_min_grad_max_time_and_callbacks():
     h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="adam", callbacks=[stop_at_three], division=None)
     assert h.stop_reason == "callback" and seen == [0, 1, 2, 3] and h.epochs == 3
 
+    class StopWhenGood:
+        def on_epoch_end(self, epoch, history, net):
+            return history.train_loss[-1] < 0.5 * history.train_loss[0]
+    h = mn.mlp([1, 3, 1], seed=0).fit(X, T, algorithm="rprop", callbacks=[StopWhenGood()], division=None)
+    assert h.stop_reason == "callback" and h.train_loss[-1] < 0.5 * h.train_loss[0]
+
 
 @pytest.mark.parametrize("schedule,check", [
     (("step", {"step_size": 2, "gamma": 0.5}), lambda lr: lr[1:7] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]),

@@ -14,15 +14,21 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    """``mn.plot`` and ``mn.report`` load on first use (matplotlib is optional)."""
-    if name == "plot":
-        import importlib
-        return importlib.import_module(".plot", __name__)
+    """Parts with optional dependencies load on first use: ``mn.plot``, ``mn.report``
+    (matplotlib), ``mn.interop``, ``mn.MatnetRegressor``/``MatnetClassifier``
+    (scikit-learn), ``mn.sweep`` (joblib), ``mn.compress``."""
+    import importlib
+    if name in ("plot", "interop", "compress"):
+        return importlib.import_module(f".{name}", __name__)
     if name == "report":
-        from .plot import report
-        return report
+        return importlib.import_module(".plot", __name__).report
+    if name == "sweep":
+        return importlib.import_module(".sweep", __name__).sweep
+    if name in ("MatnetRegressor", "MatnetClassifier"):
+        return getattr(importlib.import_module(".interop.sklearn", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "ModelFileError", "CycleError",
            "check_gradient", "History", "TrainingWarning", "activations", "data", "datasets", "graph", "init",
-           "losses", "train", "plot", "report", "__version__"]
+           "losses", "train", "plot", "report", "interop", "compress", "sweep", "MatnetRegressor",
+           "MatnetClassifier", "__version__"]

@@ -66,9 +66,13 @@ def backward(net, fw, deltas, out=None, out_views=None):
                 gb[name][...] = 0
             continue
         for source, key in step.sources:
-            np.matmul(dZ.T, fw.values(source), out=gW[key])
+            W = weights[key]
+            if type(W) is np.ndarray:
+                np.matmul(dZ.T, fw.values(source), out=gW[key])
+            else:
+                W.gradient(fw.values(source), dZ, out=gW[key])
             if source in fw.a:
-                back = dZ @ weights[key]
+                back = dZ @ W if type(W) is np.ndarray else W.rdot(dZ)
                 if source in dA:
                     dA[source] += back
                 else:
@@ -244,12 +248,14 @@ def error_jacobian(net, fw, targets, scale=None, sample_weight=None, out=None):
         dZt = dZ.transpose(1, 0, 2)                                         # (n, K, R)
         R = dZ.shape[2]
         for source, key in step.sources:
-            A = fw.values(source)
-            C = A.shape[1]
-            block = J3[:, :, columns[("W", key)]].reshape(n, K, R, C)
-            np.multiply(dZt[:, :, :, None], A[:, None, None, :], out=block)
+            A, W = fw.values(source), weights[key]
+            if type(W) is not np.ndarray:
+                J3[:, :, columns[("W", key)]] = W.jacobian(A, dZ)
+            else:
+                block = J3[:, :, columns[("W", key)]].reshape(n, K, R, A.shape[1])
+                np.multiply(dZt[:, :, :, None], A[:, None, None, :], out=block)
             if source in fw.a:
-                back = dZ @ weights[key]
+                back = dZ @ W if type(W) is np.ndarray else W.rdot(dZ.reshape(-1, R)).reshape(K, n, -1)
                 dA[source] = back if source not in dA else dA[source] + back
         if step.bias:
             J3[:, :, columns[("b", name)]] = dZt

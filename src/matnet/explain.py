@@ -67,7 +67,7 @@ def _layer(net, step, result, i, writer):
     size = net.layers[step.layer].size
     terms, shapes, blocks = [], [], []
     for source, key in step.sources:
-        W = net.weights[key]
+        W = np.asarray(net.weights[key])
         label = writer.weight(key)
         terms.append(f"{label} · {writer.name(source)}")
         shapes.append(f"({W.shape[0]}×{W.shape[1]})·({W.shape[1]}×1)")

@@ -39,7 +39,7 @@ def augmented(net):
     """
     out = {}
     for name in net.topological_order():
-        blocks = [net.weights[c.key] for c in net.incoming(name)]
+        blocks = [np.asarray(net.weights[c.key]) for c in net.incoming(name)]
         if net.layers[name].bias:
             blocks.append(net.biases[name][:, None])
         out[name] = np.hstack(blocks) if blocks else np.zeros((net.layers[name].size, 0), net.dtype)
@@ -174,6 +174,12 @@ def _offsets(nodes):
     return start
 
 
+def _sparse_entries(W):
+    """Row and column of every stored entry of a :class:`~matnet.weights.Sparse` weight."""
+    indptr = np.asarray(W.indptr)
+    return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), np.asarray(W.indices)
+
+
 def adjacency(net):
     """The network as one weighted directed graph over its neurons.
 
@@ -189,6 +195,11 @@ def adjacency(net):
     entries = {}
     for c in net.connections.values():
         W = net.weights[c.key]
+        if getattr(W, "kind", None) == "sparse":     # its stored entries, no dense block
+            rows, cols = _sparse_entries(W)
+            entries.setdefault(0, []).append((rows + start[c.target], cols + start[c.source], W.params))
+            continue
+        W = np.asarray(W)
         n_in = net.size_of(c.source)
         rows, cols = np.meshgrid(np.arange(W.shape[0]) + start[c.target], np.arange(n_in) + start[c.source],
                                  indexing="ij")

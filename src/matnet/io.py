@@ -31,6 +31,8 @@ import numpy as np
 from ._files import write_atomically
 from .data.scaling import KINDS, Scaling
 from .network import Network, shape_str
+from .weights import from_arrays as weights_from_arrays
+from .weights.base import WeightRepresentation
 
 __all__ = ["save", "load", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
 
@@ -47,6 +49,26 @@ def _digest(array):
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
+def _connection_entry(net, c):
+    entry = {"source": c.source, "target": c.target, "delays": list(c.delays)}
+    form = net.weights[c.key]
+    if isinstance(form, WeightRepresentation):
+        entry["form"] = form.kind
+    return entry
+
+
+def _weight_arrays(net):
+    """``W/<s>/<t>`` for dense weights; ``W/<s>/<t>/<part>`` for each stored array of a
+    compressed one (its native form: pattern and values, factors, cores)."""
+    arrays = {}
+    for (s, t), W in net.weights.items():
+        if isinstance(W, WeightRepresentation):
+            arrays.update({f"W/{s}/{t}/{part}": a for part, a in W.arrays().items()})
+        else:
+            arrays[f"W/{s}/{t}"] = W
+    return arrays
+
+
 def _document(net, arrays):
     for layer in net.layers.values():
         if not layer.activation.builtin:
@@ -59,8 +81,7 @@ def _document(net, arrays):
         "inputs": [{"name": n, "size": s} for n, s in net.inputs.items()],
         "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name, "bias": l.bias}
                    for l in net.layers.values()],
-        "connections": [{"source": c.source, "target": c.target, "delays": list(c.delays)}
-                        for c in net.connections.values()],
+        "connections": [_connection_entry(net, c) for c in net.connections.values()],
         "outputs": net.outputs,
         "scaling": {side: {name: sc.kind for name, sc in getattr(net, f"{side[:-1]}_scaling").items()}
                     for side in ("inputs", "outputs")},
@@ -87,7 +108,7 @@ def save(net, path):
         If a layer uses a custom activation, which a file cannot hold.
     """
     path = os.fspath(path)
-    arrays = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
+    arrays = _weight_arrays(net)
     arrays.update({f"b/{name}": b for name, b in net.biases.items()})
     arrays.update(_scaling_arrays(net))
     document = json.dumps(_document(net, arrays))
@@ -169,9 +190,16 @@ def _build(document, arrays, fail):
             raise ValueError(f"layer {name!r}: activation must be a name and bias true or false")
         net.add_layer(name, size, activation, bias)
     for entry in document["connections"]:
+        form = entry.pop("form", None) if isinstance(entry, dict) else None
         source, target, delays = _fields(entry, ("source", "target", "delays"), "connection")
-        net.connect(source, target, delays=delays)
-    expected = {f"W/{s}/{t}": W for (s, t), W in net.weights.items()}
+        weight = None
+        if form is not None:
+            _verify(arrays, document["arrays"], f"W/{source}/{target}/", fail)
+            parts = {k.rsplit("/", 1)[1]: a for k, a in arrays.items() if k.startswith(f"W/{source}/{target}/")}
+            shape = (net.layers[target].size, net.size_of(source))
+            weight = weights_from_arrays(form, shape, parts)
+        net.connect(source, target, weight, delays=delays)
+    expected = {k: v for k, v in _weight_arrays(net).items()}
     expected.update({f"b/{name}": b for name, b in net.biases.items()})
     scaling = _declared_scaling(document, net)
     expected.update(_scaling_arrays(net))
@@ -183,14 +211,11 @@ def _build(document, arrays, fail):
                    f"unexpected: {', '.join(extra) or 'none'})")
     for name, target in expected.items():
         array = arrays[name]
-        if array.dtype != net.dtype:
+        if array.dtype.kind != target.dtype.kind or (array.dtype.kind == "f" and array.dtype != net.dtype):
             raise fail(f"array {name} has dtype {array.dtype}, the model is {net.dtype}")
         if array.shape != target.shape or list(array.shape) != declared[name].get("shape"):
             raise fail(f"array {name} has shape {shape_str(array.shape)}, expected {shape_str(target.shape)}")
-        if _digest(array) != declared[name].get("sha256"):
-            raise fail(f"array {name} does not match its checksum (the file was changed or damaged)")
-        if not np.isfinite(array).all():
-            raise fail(f"array {name} contains NaN or inf")
+        _verify(arrays, declared, name, fail)
         target[...] = array
     net.outputs = document["outputs"]
     if scaling:  # rebuild with the loaded arrays (they were filled in place)
@@ -212,6 +237,18 @@ def _build(document, arrays, fail):
         raise fail(f"feedback must map input names to output layers, got {feedback!r}")
     net.feedback = feedback
     return net
+
+
+def _verify(arrays, declared, prefix, fail):
+    """Checksums and finiteness of the arrays whose names start with ``prefix``."""
+    names = [k for k in arrays if k.startswith(prefix)]
+    if not names:
+        raise fail(f"arrays do not match the model description (missing: {prefix}...)")
+    for name in names:
+        if name not in declared or _digest(arrays[name]) != declared[name].get("sha256"):
+            raise fail(f"array {name} does not match its checksum (the file was changed or damaged)")
+        if arrays[name].dtype.kind == "f" and not np.isfinite(arrays[name]).all():
+            raise fail(f"array {name} contains NaN or inf")
 
 
 def _declared_scaling(document, net):

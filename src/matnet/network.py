@@ -33,6 +33,7 @@ import numpy as np
 from . import activations as _activations
 from . import init as _init
 from ._toposort import CycleError, topological_order
+from .weights.base import WeightRepresentation
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "CycleError"]
 
@@ -67,6 +68,10 @@ class Connection:
         return weight_label(self.key)
 
 
+def bias_label(name):
+    return f"b[{name}]"
+
+
 def weight_label(key):
     return f"W[{key[0]}{ARROW}{key[1]}]"
 
@@ -83,9 +88,10 @@ class Parameters(Mapping):
     shape into it (a scalar fills it), with a clear error for a wrong shape.
     """
 
-    def __init__(self, describe):
+    def __init__(self, describe, replace=None):
         self._views = {}
         self._describe = describe
+        self._replace = replace
 
     def __getitem__(self, key):
         try:
@@ -96,6 +102,10 @@ class Parameters(Mapping):
 
     def __setitem__(self, key, value):
         view = self[key]
+        if self._replace is not None and (isinstance(value, WeightRepresentation)
+                                          or isinstance(view, WeightRepresentation)):
+            self._replace(key, value)
+            return
         value = np.asarray(value)
         if value.ndim and value.shape != view.shape:
             raise ValueError(f"{self._describe(key)} must have shape {shape_str(view.shape)}, "
@@ -170,8 +180,9 @@ class Network:
         self._layers = {}
         self._connections = {}
         self._outputs = None
-        self.weights = Parameters(weight_label)
-        self.biases = Parameters(lambda name: f"b[{name}]")
+        self._forms = {}
+        self.weights = Parameters(weight_label, self._replace_weight)
+        self.biases = Parameters(bias_label)
         self._theta = np.zeros(0, self.dtype)
         self._order = None
         self._plan = None
@@ -258,6 +269,8 @@ class Network:
         if key in self._connections:
             raise ValueError(f"{weight_label(key)} already exists")
         delays = _check_delays(delays, key)
+        if delays != (0,) and self._forms:
+            raise ValueError(f"{weight_label(key)}: a network with compressed weights cannot have delays")
         connection = Connection(source, target, delays)
         if 0 in delays and source in self._layers:
             edges = [c.key for c in self._zero_delay()] + [key]
@@ -273,6 +286,9 @@ class Network:
         shape = (self._layers[target].size, len(delays) * self._source_size(source))
         if weight is None:
             weight = self._init(shape, self._rng, self.dtype.type)
+        elif isinstance(weight, WeightRepresentation):
+            weight = self._check_form(key, weight, shape, delays)
+            self._forms[key] = weight
         else:
             weight = np.asarray(weight)
             if weight.shape != shape:
@@ -281,6 +297,23 @@ class Network:
                                  f"got {shape_str(weight.shape)}")
         self._connections[key] = connection
         self._relayout({("W", key): weight})
+
+    def _check_form(self, key, form, shape, delays):
+        """A copy of a weight representation for ``key``, checked and in this dtype."""
+        if tuple(form.shape) != shape:
+            raise ValueError(f"{weight_label(key)} must have shape {shape_str(shape)}, got a "
+                             f"{form.kind} weight of shape {shape_str(form.shape)}")
+        if delays != (0,) or self.is_dynamic:
+            raise ValueError(f"{weight_label(key)}: {form.kind} weights work in networks without delays")
+        return form.astype(self.dtype) if form.dtype != self.dtype else form.copy()
+
+    def _replace_weight(self, key, value):
+        """``net.weights[key] = value`` where the weight's form changes or is not dense."""
+        if not isinstance(value, WeightRepresentation):
+            raise TypeError(f"{weight_label(key)} is a {self._forms[key].kind} weight; assign a weight "
+                            f"representation (or turn it dense with mn.compress.to_dense)")
+        self._forms[key] = self._check_form(key, value, tuple(self.weights[key].shape), (0,))
+        self._relayout({("W", key): self._forms[key]})
 
     def incoming(self, layer):
         """Connections into ``layer``, in the order they were made."""
@@ -328,8 +361,9 @@ class Network:
         entries = []
         for name in self.topological_order():
             for c in self.incoming(name):
-                entries.append(("W", c.key, (self._layers[name].size,
-                                             len(c.delays) * self._source_size(c.source))))
+                form = self._forms.get(c.key)
+                entries.append(("W", c.key, (form.n_params,) if form is not None else
+                                (self._layers[name].size, len(c.delays) * self._source_size(c.source))))
             if self._layers[name].bias:
                 entries.append(("b", name, (self._layers[name].size,)))
         return entries
@@ -344,14 +378,18 @@ class Network:
         weights, biases = self.views(self._theta)
         for kind, views in (("W", weights), ("b", biases)):
             for key, view in views.items():
-                if (kind, key) in old:
+                if kind == "W" and key in self._forms:
+                    self._forms[key].bind(view)        # its parameters now live in theta
+                    weights[key] = self._forms[key]
+                elif (kind, key) in old:
                     view[...] = old[(kind, key)]
         self.weights._views = weights
         self.biases._views = biases
 
     def views(self, flat):
         """Split a flat vector of length ``n_params`` (parameters, a gradient, ...) into
-        views ``(weights, biases)`` shaped and keyed like ``net.weights``/``net.biases``."""
+        views ``(weights, biases)`` shaped and keyed like ``net.weights``/``net.biases``
+        (a weight held in a compressed form gets the flat slice of its parameters)."""
         weights, biases, start = {}, {}, 0
         for kind, key, shape in self._layout():
             size = int(np.prod(shape))

@@ -172,7 +172,8 @@ def run(net, inputs, single=False) -> Forward:
     for step in plan(net).steps:
         Z = None
         for source, key in step.sources:
-            part = result.values(source) @ weights[key].T
+            W = weights[key]
+            part = result.values(source) @ W.T if type(W) is np.ndarray else W.dot(result.values(source))
             Z = part if Z is None else np.add(Z, part, out=Z)
         if Z is None:
             Z = np.zeros((n, net.layers[step.layer].size), net.dtype)

@@ -11,7 +11,8 @@ The exported graph
   dimension, of the network's dtype (``float`` or ``double``);
 * input scaling ``u = x * scale + shift`` as ``Mul`` + ``Add``;
 * each connection as ``Gemm(a, W, transB=1)`` with ``W`` the matnet matrix
-  ``(n_out, n_in)`` as the initializer ``W/<source>/<target>``; the first one of a
+  ``(n_out, n_in)`` as the initializer ``W/<source>/<target>`` (a compressed weight
+  representation is written as its dense matrix); the first one of a
   layer carries the bias ``b/<layer>`` as ``C``; the terms are summed with ``Add``;
 * one activation node per layer, named as the layer: ``Identity`` (linear),
   ``Sigmoid``, ``Tanh``, ``Relu``, ``Softmax(axis=-1)``, ``Clip`` (satlin, satlins),
@@ -693,8 +694,11 @@ class _Importer:
             raise self.fail("two graph outputs are the same layer; matnet outputs are distinct layers")
         meta = self.metadata()
         inputs = {v.key: v for v in self.values.values() if isinstance(v, _Src) and v.kind == "input"}
-        input_names = {key: _valid_name(key, set(), f"x{k}") for k, key in enumerate(inputs)}
-        names = self.layer_names(set(input_names.values()))
+        input_names, taken = {}, set(inputs)
+        for k, key in enumerate(inputs):
+            input_names[key] = key if _is_valid_name(key) else _valid_name(None, taken, f"x{k}")
+            taken.add(input_names[key])
+        names = self.layer_names(set(input_names.values()), keys)
         scalings = self.input_scalings()
         net = Network(dtype=self.dtype)
         for key, src in inputs.items():
@@ -730,10 +734,13 @@ class _Importer:
             terms[source] = terms[source] + W if source in terms else W
         return terms, bias
 
-    def layer_names(self, taken):
+    def layer_names(self, taken, output_keys):
+        """Output layers first take their graph outputs' names; then every layer its
+        first valid hint (node name, tensor name) or ``h<k>``."""
         names = {}
-        for k, spec in enumerate(self.layers):
-            names[k] = next((h for h in spec["hints"] if _is_valid_name(h) and h not in taken), None) \
+        order = [*output_keys, *(k for k in range(len(self.layers)) if k not in output_keys)]
+        for k in order:
+            names[k] = next((h for h in self.layers[k]["hints"] if _is_valid_name(h) and h not in taken), None) \
                 or _valid_name(f"h{k + 1}", taken, f"layer{k + 1}")
             taken.add(names[k])
         return names
@@ -801,9 +808,11 @@ def _is_valid_name(name):
 
 
 def _valid_name(name, taken, fallback):
+    """``name`` if it is a valid, unused matnet name, else ``fallback`` (``_1``, ``_2``, ... if taken)."""
     if _is_valid_name(name) and name not in taken:
         return name
-    k = 0
-    while f"{fallback}_{k}" in taken if k else fallback in taken:
+    candidate, k = fallback, 0
+    while candidate in taken:
         k += 1
-    return f"{fallback}_{k}" if k else fallback
+        candidate = f"{fallback}_{k}"
+    return candidate

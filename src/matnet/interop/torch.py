@@ -1,7 +1,8 @@
 """PyTorch conversion: :func:`to_torch` and :func:`from_torch`.
 
 A matnet weight matrix ``(n_out, n_in)`` *is* ``nn.Linear.weight``, so conversions
-copy matrices without transposing.  A chain ``x → h1 → ... → y`` becomes an
+copy matrices without transposing (compressed weight representations as their dense
+matrices).  A chain ``x → h1 → ... → y`` becomes an
 ``nn.Sequential`` of ``nn.Linear`` and activation modules; any other static network
 (skip connections, several inputs or outputs) becomes a :class:`MatnetModule`.
 Input and output scaling become :class:`Affine` modules (``x * scale + shift``) at the

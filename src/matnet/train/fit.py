@@ -212,6 +212,10 @@ class Monitor:
         return self.stop_reason is not None
 
     def _stop(self, train_loss, grad_norm, elapsed):
+        stops = [hook(self.epoch, self.history, self.problem.net)        # every callback, every epoch
+                 for hook in (getattr(cb, "on_epoch_end", cb) for cb in self.callbacks)]
+        if any(stops):
+            return "callback"
         if train_loss <= self.goal:
             return "goal"
         if grad_norm < self.min_grad:
@@ -222,10 +226,6 @@ class Monitor:
             return "max_time"
         if self.epoch >= self.epochs:
             return "epochs"
-        for cb in self.callbacks:
-            hook = getattr(cb, "on_epoch_end", cb)
-            if hook(self.epoch, self.history, self.problem.net):
-                return "callback"
         return None
 
     def finish(self, reason=None):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.linalg
 
 from ..backprop import error_jacobian
 from ..simulate import plan, run
@@ -89,15 +88,19 @@ class NormalEquations:
 def solve_damped(A, b, mu):
     """Solve ``(A + mu I) x = b`` by Cholesky; least squares if not positive definite.
 
-    Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.
+    Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.  Everything runs
+    in NumPy's own LAPACK (the library of its matrix products): mixing in a second BLAS
+    library's thread pool makes the two compete for the cores.
     """
     M = A + mu * np.eye(A.shape[0])
     if np.all(np.isfinite(M)):
-        # LAPACK dposv: Cholesky factorisation and solve in one call (info > 0: not PD)
-        _, x, info = scipy.linalg.lapack.dposv(M, b, lower=False, overwrite_a=True, overwrite_b=False)
-        if info == 0 and np.all(np.isfinite(x)):
-            return x, "cholesky"
-        M = A + mu * np.eye(A.shape[0])
+        try:
+            L = np.linalg.cholesky(M)
+            x = np.linalg.solve(L.T, np.linalg.solve(L, b))
+            if np.all(np.isfinite(x)):
+                return x, "cholesky"
+        except np.linalg.LinAlgError:
+            pass
     return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
 
 

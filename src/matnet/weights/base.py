@@ -1,0 +1,151 @@
+"""The protocol every weight representation implements.
+
+A connection's weight ``W`` (``(n_out, n_in)``, rows receive) is a plain ndarray by
+default — the fast path.  A :class:`WeightRepresentation` holds ``W`` in another form
+(sparse, low rank, matrix product operator) and computes with it without forming the
+dense matrix.  Its parameters are one flat vector ``params`` which, inside a network,
+is a view into the network's parameter vector (``net.get_flat()``), so optimisers,
+``set_flat`` and files see them like any other parameters.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["WeightRepresentation"]
+
+
+class WeightRepresentation:
+    """A weight matrix ``W`` of ``shape`` ``(n_out, n_in)`` in a compressed form.
+
+    Subclasses define ``kind``, ``shape``, ``params`` and the methods below.
+    Batches are rows everywhere: ``X`` is ``(batch, n_in)``, ``D`` is ``(batch, n_out)``.
+    """
+
+    kind = "abstract"
+
+    # -- parameters ------------------------------------------------------------------
+    @property
+    def n_params(self):
+        """Number of stored parameters."""
+        return self.params.size
+
+    @property
+    def dtype(self):
+        return self.params.dtype
+
+    def bind(self, buffer):
+        """Move the parameters into ``buffer`` (a flat view of the network's parameter
+        vector, length ``n_params``) and compute from there from now on."""
+        buffer[...] = self.params
+        self._set_params(buffer)
+
+    def with_params(self, flat):
+        """The same structure with other parameters (e.g. a gradient), sharing ``flat``."""
+        other = self.copy()
+        other._set_params(np.asarray(flat).reshape(-1))
+        return other
+
+    def get_flat(self):
+        return self.params.copy()
+
+    def set_flat(self, flat):
+        self.params[...] = flat
+
+    # -- computing -------------------------------------------------------------------
+    def dot(self, X):
+        """``X @ W.T``: ``(batch, n_in) -> (batch, n_out)``."""
+        raise NotImplementedError
+
+    def rdot(self, D):
+        """``D @ W``: ``(batch, n_out) -> (batch, n_in)``."""
+        raise NotImplementedError
+
+    def gradient(self, X, D, out=None):
+        """Gradient of ``sum_b D[b] · (W X[b])`` with respect to ``params`` (the weight
+        gradient back-propagation needs, for ``D = dL/dZ``): ``(n_params,)``."""
+        raise NotImplementedError
+
+    def jacobian(self, X, D):
+        """Per-sample gradients for the Jacobian: ``D`` is ``(K, batch, n_out)``; returns
+        ``(batch, K, n_params)`` with ``[b, k] = d(D[k, b] · W X[b]) / dparams``."""
+        raise NotImplementedError
+
+    def to_dense(self):
+        """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
+        raise NotImplementedError
+
+    def __array__(self, dtype=None, copy=None):
+        dense = self.to_dense()
+        return dense if dtype is None else dense.astype(dtype)
+
+    # -- files and copies ------------------------------------------------------------
+    def arrays(self):
+        """``name -> array``: everything needed to rebuild it (structure and params)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_arrays(cls, shape, arrays):
+        raise NotImplementedError
+
+    def copy(self):
+        return type(self).from_arrays(self.shape, {k: np.array(v) for k, v in self.arrays().items()})
+
+    def astype(self, dtype):
+        arrays = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in self.arrays().items()}
+        return type(self).from_arrays(self.shape, arrays)
+
+    def _set_params(self, flat):
+        raise NotImplementedError
+
+    @property
+    def nbytes(self):
+        """Bytes of all stored arrays (parameters and structure)."""
+        return sum(a.nbytes for a in self.arrays().values())
+
+    def __repr__(self):
+        return f"{type(self).__name__}(shape={self.shape}, n_params={self.n_params})"
+
+    # -- helpers for subclasses ----------------------------------------------------------
+    def _batch(self, A, width, name):
+        """``A`` as a 2-D ``(batch, width)`` array of ``self.dtype`` (cast, never upcast),
+        and whether it was one 1-D sample."""
+        A = np.asarray(A)
+        if A.dtype != self.dtype:
+            A = A.astype(self.dtype)
+        given, single = A.shape, A.ndim == 1
+        if single:
+            A = A[None, :]
+        if A.ndim != 2 or A.shape[1] != width:
+            raise ValueError(f"{name} has shape {given} but the weight has shape {self.shape}: "
+                             f"expected (batch, {width}) or ({width},)")
+        return A, single
+
+    def _pair(self, X, D):
+        """``X`` ``(batch, n_in)`` and ``D`` ``(batch, n_out)`` checked together."""
+        X, _ = self._batch(X, self.shape[1], "X")
+        D, _ = self._batch(D, self.shape[0], "D")
+        if X.shape[0] != D.shape[0]:
+            raise ValueError(f"X has shape {X.shape} and D has shape {D.shape}: "
+                             "they need the same number of rows (samples)")
+        return X, D
+
+    def _triple(self, X, D):
+        """``X`` ``(batch, n_in)`` and a stack ``D`` ``(K, batch, n_out)`` for the Jacobian."""
+        X, _ = self._batch(X, self.shape[1], "X")
+        D = np.asarray(D)
+        if D.dtype != self.dtype:
+            D = D.astype(self.dtype)
+        if D.ndim != 3 or D.shape[1:] != (X.shape[0], self.shape[0]):
+            raise ValueError(f"D has shape {D.shape} and X has shape {X.shape}: expected D of "
+                             f"shape (K, {X.shape[0]}, {self.shape[0]}) for a weight of shape "
+                             f"{self.shape}")
+        return X, D
+
+    def _grad_out(self, out):
+        """``out`` checked as a ``(n_params,)`` array of ``self.dtype``, or a new one."""
+        if out is None:
+            return np.empty(self.n_params, dtype=self.dtype)
+        if out.shape != (self.n_params,) or out.dtype != self.dtype:
+            raise ValueError(f"out has shape {out.shape} and dtype {out.dtype}: expected "
+                             f"({self.n_params},) of {self.dtype}")
+        return out

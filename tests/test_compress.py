@@ -1,0 +1,145 @@
+"""Compressed weights inside whole networks, and the conversions of mn.compress."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import matnet as mn
+from matnet import compress
+from matnet.weights import MPO, LowRank, Sparse
+from reference import torch_forward
+
+
+def _trained(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 8))
+    T = np.tanh(X[:, :2] @ rng.normal(size=(2, 3)))
+    net = mn.mlp([8, 12, 3], seed=seed)
+    net.fit(X, T, algorithm="lm", epochs=20, seed=0, progress=False)
+    return net, X, T
+
+
+CONVERSIONS = {
+    "sparse": lambda net: compress.prune(net, 0.6),
+    "lowrank": lambda net: compress.to_low_rank(net, rank=2),
+    "mpo": lambda net: compress.to_mpo(net, {("x", "h1"): (2, 4), ("h1", "y"): (3, 4)},
+                                       {("x", "h1"): (3, 4), ("h1", "y"): (1, 3)}, bond_dim=3),
+}
+
+
+@pytest.mark.parametrize("kind", list(CONVERSIONS))
+def test_network_with_compressed_weights_matches_its_dense_equivalent(kind):
+    net, X, T = _trained()
+    before = net.get_flat().copy()
+    small, errors = CONVERSIONS[kind](net)
+    assert np.array_equal(net.get_flat(), before)                     # the argument is unchanged
+    assert all(small.weights[k].kind == kind for k in small.weights) and set(errors) == set(net.weights)
+    dense = compress.to_dense(small)
+    np.testing.assert_allclose(small(X), dense(X), rtol=1e-12, atol=1e-12)
+    units = dense.input_scaling["x"].apply(X)                         # PyTorch parity through to_dense
+    np.testing.assert_allclose(small.forward(X).a["y"], torch_forward(dense, units)["y"].numpy(), rtol=1e-12)
+    report = mn.check_gradient(small, X[:10], T[:10])
+    assert report["max_absolute_error"] / np.abs(report["gradient"]).max() < 1e-7
+    J, e = small.jacobian(X[:5], T[:5])
+    assert J.shape == (15, small.n_params)
+    theta, h = small.get_flat(), 1e-6
+    numeric = np.empty_like(J)
+    for p in range(theta.size):
+        out = []
+        for step in (h, -h):
+            shifted = theta.copy()
+            shifted[p] += step
+            small.set_flat(shifted)
+            out.append((small(X[:5]) - T[:5]).ravel())
+        numeric[:, p] = (out[0] - out[1]) / (2 * h)
+    small.set_flat(theta)
+    assert np.abs(J - numeric).max() / max(np.abs(numeric).max(), np.abs(e).max()) < 1e-7
+
+
+@pytest.mark.parametrize("kind", list(CONVERSIONS))
+def test_compressed_networks_save_natively_and_train_keeping_their_form(kind, tmp_path):
+    net, X, T = _trained(1)
+    small, _ = CONVERSIONS[kind](net)
+    small.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
+        assert not any(name == "W/x/h1" for name in z.files)          # stored in its own form
+    back = mn.load(tmp_path / "m.npz")
+    assert back.get_flat().tobytes() == small.get_flat().tobytes()
+    np.testing.assert_array_equal(back(X), small(X))
+    structure = {k: {n: a.copy() for n, a in W.arrays().items() if a.dtype.kind != "f"}
+                 for k, W in small.weights.items()}
+    h = small.fit(X, T, algorithm="lm", epochs=10, division=None, progress=False)
+    assert h.train_loss[-1] < h.train_loss[0]
+    for key, W in small.weights.items():                              # pattern / factors kept
+        assert W.kind == kind
+        for name, a in structure[key].items():
+            np.testing.assert_array_equal(W.arrays()[name], a)
+
+
+def test_prune_low_rank_and_mpo_errors_and_summary():
+    net, X, T = _trained(2)
+    W = net.weights["x", "h1"]
+    sparse, errors = compress.prune(net, 0.5, connections=[("x", "h1")])
+    kept = np.where(np.asarray(sparse.weights["x", "h1"]) != 0, W, 0)
+    assert errors[("x", "h1")] == pytest.approx(np.linalg.norm(W - kept) / np.linalg.norm(W))
+    assert type(sparse.weights["h1", "y"]) is np.ndarray                # connections= limits it
+    s = np.linalg.svd(W, compute_uv=False)
+    low, errors = compress.to_low_rank(net, rank=3)
+    assert errors[("x", "h1")] == pytest.approx(np.sqrt(np.sum(s[3:] ** 2) / np.sum(s ** 2)), rel=1e-9)
+    full, errors = compress.to_mpo(net, {("x", "h1"): (2, 4), ("h1", "y"): (3, 4)},
+                                   {("x", "h1"): (3, 4), ("h1", "y"): (1, 3)}, bond_dim=100)
+    assert max(errors.values()) < 1e-12                                  # full bond dimension: exact
+    table = compress.summary(sparse)
+    assert table["rows"][0]["form"] == "sparse" and table["rows"][0]["params"] == 48
+    assert table["total"]["ratio"] > 1 and "total" in table["text"]
+    with pytest.raises(ValueError, match="give either rank= or energy="):
+        compress.to_low_rank(net)
+    with pytest.raises(ValueError, match="sparsity must be in"):
+        compress.prune(net, 1.0)
+
+
+def test_adjacency_of_a_sparse_network_is_sparse():
+    net, X, T = _trained(3)
+    sparse, _ = compress.prune(net, 0.75)
+    A, nodes = sparse.adjacency()
+    assert A.nnz == sparse.n_params
+    back = mn.Network.from_adjacency(A, nodes)
+    back.input_scaling, back.output_scaling = sparse.input_scaling, sparse.output_scaling
+    np.testing.assert_allclose(back(X), sparse(X), rtol=1e-12)
+
+
+def test_gradual_pruning_during_fit():
+    net, X, T = _trained(4)
+    schedule = compress.GradualPruning(0.7, start=0, end=5)
+    assert schedule.level(0) == 0 and schedule.level(5) == pytest.approx(0.7)
+    net.fit(X, T, algorithm="adam", epochs=8, callbacks=[schedule], max_fail=None, division=None, progress=False)
+    W = net.weights["x", "h1"]
+    assert np.mean(W == 0) == pytest.approx(0.7, abs=0.02)
+    pruned, _ = compress.prune(net, 0.7)
+    np.testing.assert_allclose(pruned(X), net(X), rtol=1e-10, atol=1e-12)
+
+
+def test_sparse_training_never_allocates_the_dense_matrix():
+    n = 4096
+    rng = np.random.default_rng(0)
+    nnz = n * n // 100
+    rows = np.sort(rng.integers(0, n, size=nnz))
+    cols = rng.integers(0, n, size=nnz)
+    key = np.unique(rows * n + cols)
+    rows, cols = key // n, key % n
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    sparse = Sparse(indptr, cols.astype(np.int64), (0.01 * rng.normal(size=key.size)).astype(np.float32), (n, n))
+    net = mn.Network(dtype="float32", seed=0)
+    net.add_input("x", n)
+    net.add_layer("y", n, "linear")
+    net.connect("x", "y", sparse)
+    X = rng.normal(size=(256, n)).astype(np.float32)
+    T = rng.normal(size=(256, n)).astype(np.float32)
+    tracemalloc.start()
+    h = net.fit(X, T, algorithm="sgd", lr=0.1, batch_size=256, epochs=2, division=None, scaling=None,
+                progress=False)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # a dense float32 4096x4096 (64 MiB) on top of the 8 MiB of data would pass 64 MiB
+    assert peak < n * n * 4, f"peak {peak / 2**20:.0f} MiB: a dense {n}x{n} float32 is 64 MiB"
+    assert h.train_loss[-1] < h.train_loss[0]

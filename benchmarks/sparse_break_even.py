@@ -133,8 +133,8 @@ def run(args):
     n, B = args.n, args.batch
     X = rng.standard_normal((B, n), dtype=np.float32)
     D = rng.standard_normal((B, n), dtype=np.float32)
-    blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
-                     if i["user_api"] == "blas")
+    blas = ", ".join(sorted({f"{i['internal_api']} {i['num_threads']} threads"
+                             for i in threadpool_info() if i["user_api"] == "blas"}))
     print(f"{n}x{n} float32 connection, batch {B}; median of {args.repeats}; BLAS: {blas}; "
           f"torch: {'%d threads' % torch.get_num_threads() if torch else 'not installed'}")
     W = np.zeros((n, n), dtype=np.float32)

@@ -155,3 +155,16 @@ def test_python_m_matnet_help():
     assert result.returncode == 0 and "--feedback-delays" in result.stdout and "--division" in result.stdout
     result = subprocess.run([sys.executable, "-m", "matnet", "show", "missing.npz"], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip() == "matnet: error: missing.npz: no such file"
+
+
+def test_export_onnx_runs_in_onnxruntime(regression_csv, tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    code, _, _ = _run(["train", regression_csv, "--hidden", "4", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    code, stdout, err = _run(["export", tmp_path / "o" / "model.npz", "--format", "onnx",
+                              "--out", tmp_path / "m.onnx"], capsys)
+    assert code == 0, err
+    net = mn.load(tmp_path / "o" / "model.npz")
+    X = np.random.default_rng(0).uniform(-1, 1, size=(5, 2))
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": X})
+    np.testing.assert_allclose(out, net(X), rtol=1e-12)

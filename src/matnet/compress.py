@@ -92,8 +92,8 @@ def prune(net, sparsity, method="magnitude", connections=None, seed=None):
 
 
 def to_low_rank(net, rank=None, energy=None, connections=None):
-    """Low-rank weights ``W ≈ U V`` by truncated SVD: ``rank`` singular values, or the
-    fewest that keep the fraction ``energy`` of ``sum(s**2)``.
+    """Low-rank weights ``W ≈ U V`` by truncated SVD: ``rank`` singular values (at most
+    ``min(W.shape)``), or the fewest that keep the fraction ``energy`` of ``sum(s**2)``.
 
     Returns ``(Network, errors)`` (errors: relative Frobenius error per connection,
     the norm of the discarded singular values over the norm of all).
@@ -102,7 +102,8 @@ def to_low_rank(net, rank=None, energy=None, connections=None):
         raise ValueError("give either rank= or energy=")
 
     def convert(key, W):
-        form = LowRank.from_dense(W, rank=rank, energy=energy)
+        r = None if rank is None else min(rank, min(W.shape))   # a rank past the matrix's keeps it all
+        form = LowRank.from_dense(W, rank=r, energy=energy)
         return form, _relative_error(W, form.to_dense())
     return _convert(net, _keys(net, connections), convert)
 

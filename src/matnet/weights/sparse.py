@@ -28,8 +28,8 @@ __all__ = ["Sparse"]
 CHUNK_BYTES = 8 * 2**20
 #: Above this fraction of stored entries a block of rows is differentiated by a dense
 #: block product sampled at the pattern (BLAS), below it row by row (a gather per row,
-#: memory-bound).  Measured cross-over at 4096 x 4096, batch 256, float32: 4-6 %.
-DENSE_BLOCK_DENSITY = 0.04
+#: memory-bound).  Measured cross-over at 4096 x 4096, batch 256, float32: 5-8 %.
+DENSE_BLOCK_DENSITY = 0.06
 
 
 def _index_dtype(*sizes):
@@ -214,7 +214,7 @@ def _sddmm(indptr, indices, rows, D, X, out):
 
     Blocks of rows that are dense enough (:data:`DENSE_BLOCK_DENSITY`) are computed as a
     dense ``(rows, n_in)`` block (at most :data:`CHUNK_BYTES`) and sampled; the others by
-    :func:`_sddmm_gather`.
+    :func:`_sddmm_rows`.
     """
     n_out, n_in = D.shape[1], X.shape[1]
     ptr = indptr.tolist()
@@ -232,34 +232,15 @@ def _sddmm(indptr, indices, rows, D, X, out):
             continue
         if DT is None:
             DT = np.ascontiguousarray(D.T)    # (n_out, batch): one row per output neuron
-            XT = np.zeros((n_in + 1, X.shape[0]), dtype=out.dtype)
-            XT[:n_in] = X.T                   # (n_in + 1, batch), last row 0 for padding
-        _sddmm_gather(indptr, indices, DT, XT, out, r0, r1)
+            XT = np.ascontiguousarray(X.T)    # (n_in, batch): a gather reads whole rows
+        _sddmm_rows(ptr, indices, DT, XT, out, r0, r1)
 
 
-def _sddmm_gather(indptr, indices, DT, XT, out, r0, r1, group=8):
-    """Rows ``r0:r1`` of :func:`_sddmm`, ``group`` rows at a time: their columns padded
-    to one length (pointing at the zero row of ``XT``), gathered ``(group, K, batch)`` and
-    multiplied with the rows of ``DT`` as a stack of matrix-vector products."""
-    n_in, item = XT.shape[0] - 1, XT.shape[1] * out.dtype.itemsize
-    for g0 in range(r0, r1, group):
-        g1 = min(g0 + group, r1)
-        counts = np.diff(indptr[g0:g1 + 1])
-        s, e, K = indptr[g0], indptr[g1], counts.max()
-        if K * item * (g1 - g0) > CHUNK_BYTES:
-            _sddmm_rows(indptr, indices, DT, XT, out, g0, g1)
-            continue
-        keep = np.arange(K) < counts[:, None]
-        cols = np.full((g1 - g0, K), n_in, dtype=indices.dtype)
-        cols[keep] = indices[s:e]
-        out[s:e] = np.matmul(XT[cols], DT[g0:g1, :, None])[keep, 0]
-
-
-def _sddmm_rows(indptr, indices, DT, XT, out, r0, r1):
+def _sddmm_rows(ptr, indices, DT, XT, out, r0, r1):
     """Rows ``r0:r1`` of :func:`_sddmm`, one gather and matrix-vector product per row, in
     chunks of at most :data:`CHUNK_BYTES`."""
     step = max(1, CHUNK_BYTES // max(1, XT.shape[1] * out.dtype.itemsize))
     for i in range(r0, r1):
-        for s in range(indptr[i], indptr[i + 1], step):
-            e = min(s + step, indptr[i + 1])
+        for s in range(ptr[i], ptr[i + 1], step):
+            e = min(s + step, ptr[i + 1])
             np.matmul(XT[indices[s:e]], DT[i], out=out[s:e])

@@ -323,11 +323,11 @@ class Block:
         if name.split('.')[0] in {'onnx', 'onnxruntime', 'torch', 'sklearn', 'joblib', 'dask', 'pandas'}:
             raise ImportError('blocked ' + name)
 sys.meta_path.insert(0, Block())
-import matnet, matnet.interop, matnet.interop.onnx, matnet.interop.torch, matnet.interop.sklearn, matnet.sweep
+import matnet, matnet.interop, matnet.interop.onnx, matnet.interop.torch, matnet.interop.sklearn, matnet.sweeps
 net = matnet.mlp([2, 1], seed=0)
 for f, extra in [(lambda: matnet.interop.to_onnx(net, 'x.onnx'), 'onnx'), (lambda: matnet.interop.to_torch(net), 'torch'),
                  (lambda: matnet.interop.to_sklearn(net), 'sklearn'),
-                 (lambda: matnet.sweep.sweep(matnet.mlp, {'sizes': [[2, 1]]}, [[0, 0]] * 4, [[0]] * 4), 'sweep')]:
+                 (lambda: matnet.sweeps.sweep(matnet.mlp, {'sizes': [[2, 1]]}, [[0, 0]] * 4, [[0]] * 4), 'sweep')]:
     try:
         f()
     except ImportError as e:

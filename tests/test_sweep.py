@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import matnet as mn
-from matnet.sweep import METRICS, folds, summarize, sweep
+from matnet.sweeps import METRICS, folds, summarize, sweep
 
 pytest.importorskip("joblib")
 

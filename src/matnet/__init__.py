@@ -23,7 +23,7 @@ def __getattr__(name):
     if name == "report":
         return importlib.import_module(".plot", __name__).report
     if name == "sweep":
-        return importlib.import_module(".sweep", __name__).sweep
+        return importlib.import_module(".sweeps", __name__).sweep
     if name in ("MatnetRegressor", "MatnetClassifier"):
         return getattr(importlib.import_module(".interop.sklearn", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -143,3 +143,16 @@ def test_sparse_training_never_allocates_the_dense_matrix():
     # a dense float32 4096x4096 (64 MiB) on top of the 8 MiB of data would pass 64 MiB
     assert peak < n * n * 4, f"peak {peak / 2**20:.0f} MiB: a dense {n}x{n} float32 is 64 MiB"
     assert h.train_loss[-1] < h.train_loss[0]
+
+
+@pytest.mark.parametrize("kind", list(CONVERSIONS))
+def test_pictures_report_and_explain_of_compressed_networks(kind, tmp_path):
+    pytest.importorskip("matplotlib")
+    net, X, T = _trained(5)
+    small, _ = CONVERSIONS[kind](net)
+    assert f"{kind}, {small.weights['x', 'h1'].n_params} parameters" in small.summary()
+    for figure in (mn.plot.network(small), mn.plot.matrix(small.weights["x", "h1"]), mn.plot.adjacency(small)):
+        figure.savefig(tmp_path / "f.png")
+    mn.report(small, data=(X, T), path=tmp_path / "r.html")
+    assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
+    assert "h1 = tanh(W[x→h1] · x + b[h1])" in small.explain(X[0])

@@ -661,7 +661,9 @@ class Network:
                         f"bias {'yes' if layer.bias else 'no'}{mark}")
         for c in self._connections.values():
             delays = "" if c.delays == (0,) else f"  delays {list(c.delays)}"
-            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(self.weights[c.key].shape)}{delays}")
+            W = self.weights[c.key]
+            form = f"  {W.kind}, {W.n_params} parameters" if isinstance(W, WeightRepresentation) else ""
+            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}")
         rows.append(f"{self.n_params} parameters, {self.dtype}")
         return "\n".join(rows)
 

@@ -159,7 +159,8 @@ def test_python_m_matnet_help():
 
 def test_export_onnx_runs_in_onnxruntime(regression_csv, tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
-    code, _, _ = _run(["train", regression_csv, "--hidden", "4", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    code, _, err = _run(["train", regression_csv, "--hidden", "4", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
     code, stdout, err = _run(["export", tmp_path / "o" / "model.npz", "--format", "onnx",
                               "--out", tmp_path / "m.onnx"], capsys)
     assert code == 0, err

@@ -55,7 +55,7 @@ def test_early_stopping_restores_the_best_validation_epoch():
     best = h.best_epoch
     val = np.array(h.val_loss)
     assert val[best] == val.min()
-    assert h.val_fail[-1] == 4 and h.epochs == best + 4 + (h.epochs - best - 4)
+    assert h.val_fail[-1] == 4 and h.epochs - best >= 4
     # the validation loss rose (or stayed above the best) max_fail times after the best epoch
     assert np.all(val[best + 1:] >= val[best]) and h.val_fail[best] == 0
     # the network holds the best epoch's weights

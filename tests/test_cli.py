@@ -46,8 +46,10 @@ def test_train_predict_show_explain_export_regression(regression_csv, tmp_path, 
     assert code == 0 and rows[0] == ["target"]
     data = np.loadtxt(regression_csv, delimiter=",", skiprows=1)
     np.testing.assert_allclose(np.array(rows[1:], float)[:, 0], net(data[:, :2])[:, 0], rtol=1e-8)
-    code, stdout, _ = _run(["show", out / "model.npz", "--matrices", "--adjacency"], capsys)
+    code, stdout, _ = _run(["show", out / "model.npz", "--matrices", "--adjacency",
+                            "--picture", tmp_path / "net.png"], capsys)
     assert code == 0 and "W[x→h1]  (6, 2)" in stdout and "adjacency A_0" in stdout
+    assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, stdout, _ = _run(["explain", out / "model.npz", "--sample", "0.5,0.2"], capsys)
     assert code == 0 and "h1 = tanh(W[x→h1] · x + b[h1])" in stdout
     code, stdout, _ = _run(["explain", out / "model.npz", regression_csv, "--row", "3"], capsys)

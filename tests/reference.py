@@ -104,3 +104,22 @@ def torch_simulate(net, U, W=None, b=None):
                 z = z + W[c.key] @ stacked
             history[name].append(TORCH_ACTIVATIONS[net.layers[name].activation.name](z[None])[0])
     return {name: torch.stack(history[name]) for name in net.outputs}
+
+
+def numeric_jacobian(net, errors, h=1e-6):
+    """Central differences of ``errors()`` (a flat vector computed from ``net``) with
+    respect to every parameter; the parameters are restored afterwards."""
+    theta = net.get_flat()
+    columns = []
+    try:
+        for p in range(theta.size):
+            values = []
+            for step in (h, -h):
+                shifted = theta.copy()
+                shifted[p] += step
+                net.set_flat(shifted)
+                values.append(np.ravel(errors()))
+            columns.append((values[0] - values[1]) / (2 * h))
+    finally:
+        net.set_flat(theta)
+    return np.stack(columns, axis=1)

@@ -7,7 +7,7 @@ import pytest
 import matnet as mn
 from matnet import compress
 from matnet.weights import MPO, LowRank, Sparse
-from reference import torch_forward
+from reference import numeric_jacobian, torch_forward
 
 
 def _trained(seed=0):
@@ -42,17 +42,7 @@ def test_network_with_compressed_weights_matches_its_dense_equivalent(kind):
     assert report["max_absolute_error"] / np.abs(report["gradient"]).max() < 1e-7
     J, e = small.jacobian(X[:5], T[:5])
     assert J.shape == (15, small.n_params)
-    theta, h = small.get_flat(), 1e-6
-    numeric = np.empty_like(J)
-    for p in range(theta.size):
-        out = []
-        for step in (h, -h):
-            shifted = theta.copy()
-            shifted[p] += step
-            small.set_flat(shifted)
-            out.append((small(X[:5]) - T[:5]).ravel())
-        numeric[:, p] = (out[0] - out[1]) / (2 * h)
-    small.set_flat(theta)
+    numeric = numeric_jacobian(small, lambda: small(X[:5]) - T[:5])
     assert np.abs(J - numeric).max() / max(np.abs(numeric).max(), np.abs(e).max()) < 1e-7
 
 

@@ -4,7 +4,7 @@ import torch
 
 import matnet as mn
 from matnet.data import from_sequence, prepare_timeseries, to_sequence
-from reference import torch_params, torch_simulate
+from reference import numeric_jacobian, torch_params, torch_simulate
 
 
 def _feedback_net(seed=0):
@@ -103,17 +103,7 @@ def test_bptt_gradient_and_dynamic_jacobian_equal_torch_and_finite_differences(b
         np.testing.assert_allclose(gb[k], tb[k], rtol=1e-9, atol=1e-12)
     J, e = net.jacobian(U, T)
     np.testing.assert_allclose(e, (net.simulate(U)[0] - T).ravel(), rtol=1e-12)
-    theta, h = net.get_flat(), 1e-6
-    numeric = np.empty_like(J)
-    for p in range(theta.size):
-        values = []
-        for step in (h, -h):
-            shifted = theta.copy()
-            shifted[p] += step
-            net.set_flat(shifted)
-            values.append(net.simulate(U)[0].ravel())
-        numeric[:, p] = (values[0] - values[1]) / (2 * h)
-    net.set_flat(theta)
+    numeric = numeric_jacobian(net, lambda: net.simulate(U)[0])
     assert np.abs(J - numeric).max() / max(np.abs(numeric).max(), np.abs(e).max()) < 1e-8
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import matnet as mn
 from matnet import compress
-from matnet.weights import MPO, LowRank, Sparse
+from matnet.weights import Sparse
 from reference import numeric_jacobian, torch_forward
 
 

@@ -3,7 +3,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import matnet as mn
 from conftest import random_dag, random_inputs

@@ -19,7 +19,7 @@ from . import losses as _losses
 from .data.targets import prepare_targets
 from .simulate import is_recurrent, layer_adjacency, plan, prepare_inputs, run
 
-__all__ = ["backward", "loss_and_gradient", "gradient", "loss_value", "check_gradient", "error_scale",
+__all__ = ["backward", "loss_and_gradient", "add_l2", "gradient", "loss_value", "check_gradient", "error_scale",
            "error_jacobian", "jacobian", "backward_sequences", "sequence_jacobian"]
 
 
@@ -97,11 +97,17 @@ def loss_and_gradient(net, inputs, targets, loss, l2=0.0, sample_weight=None, sc
     fw = run(net, inputs)
     value, deltas = _losses.evaluate(loss, net, fw.z, fw.a, targets, sample_weight, scale, need_gradient)
     grad = backward(net, fw, deltas, out) if need_gradient else None
+    return add_l2(net, l2, value, grad)
+
+
+def add_l2(net, l2, value, grad=None):
+    """Add the penalty ``l2 / 2 * sum(W**2)`` over the weights (not biases) to a loss
+    value and, in place, ``l2 * W`` to its flat gradient.  Returns ``(value, grad)``."""
     if l2:
         mask = plan(net).weight_mask
         weights = net._theta[mask]
         value += 0.5 * l2 * float(np.dot(weights, weights))
-        if need_gradient:
+        if grad is not None:
             grad[mask] += net.dtype.type(l2) * weights
     return value, grad
 

@@ -510,7 +510,7 @@ def predict_ahead(net, U, Y_past, steps, initial=None):
     """See :meth:`matnet.Network.predict_ahead`."""
     opened = net if any(name in net.inputs for name in net.feedback) else net.open_loop()
     closed = opened.closed_loop()
-    fb = {name: opened.feedback[name] for name in opened.feedback}
+    fb = dict(opened.feedback)
     Y_past = np.asarray(Y_past, dtype=net.dtype)
     Y_past = Y_past[:, None] if Y_past.ndim == 1 else Y_past
     n_past = Y_past.shape[0]

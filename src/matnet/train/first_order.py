@@ -8,7 +8,7 @@ import math
 import numpy as np
 from scipy.optimize import minimize
 
-from .optimizers import SGD, Adam, RMSprop, Rprop, make_schedule
+from .optimizers import Rprop, make_schedule
 
 __all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "algorithm_options"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import losses as _losses
-from ..backprop import backward, error_scale
+from ..backprop import add_l2, backward, error_scale
 from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_targets
 from ..init import initialize
 from ..init import rng as _rng
@@ -114,12 +114,7 @@ class Problem:
         value, deltas = _losses.evaluate(self.loss, self.net, fw.z, fw.a, split.targets, split.weight,
                                          self.scale, need_gradient)
         grad = backward(self.net, fw, deltas, self.grad, self.grad_views) if need_gradient else None
-        if self.l2:
-            mask = _weight_mask(self.net)
-            w = self.theta[mask]
-            value += 0.5 * self.l2 * float(np.dot(w, w))
-            if need_gradient:
-                grad[mask] += self.net.dtype.type(self.l2) * w
+        value, grad = add_l2(self.net, self.l2, value, grad)
         if metric is not None:
             metric.add(data_outputs(self.net, fw), split.targets_data)
         return value, grad
@@ -143,11 +138,6 @@ class Problem:
         """The accumulator of ``JᵀJ`` and ``Jᵀe`` the Jacobian methods use."""
         from .levenberg_marquardt import NormalEquations
         return NormalEquations(self, block_size, memory_reduction)
-
-
-def _weight_mask(net):
-    from ..simulate import plan
-    return plan(net).weight_mask
 
 
 def data_outputs(net, fw):

@@ -20,11 +20,11 @@ import math
 import numpy as np
 
 from .. import losses as _losses
-from ..backprop import backward_sequences, error_scale, sequence_jacobian
+from ..backprop import add_l2, backward_sequences, error_scale, sequence_jacobian
 from ..data import divide, fit_scaling
 from ..data.timeseries import prepare_timeseries
 from ..network import Connection
-from ..simulate import initial_history, is_recurrent, plan, prepare_sequences, run_sequences
+from ..simulate import initial_history, is_recurrent, prepare_sequences, run_sequences
 from .fit import _DEFAULT, Metric, _scaling_plan, train
 
 __all__ = ["fit_sequences", "SequenceProblem", "static_equivalent"]
@@ -199,12 +199,7 @@ class SequenceProblem:
             S, T = next(iter(fw.z.values())).shape[:2]
             deltas = {k: (g.reshape(S, T, -1), at_z) for k, (g, at_z) in deltas.items()}
             grad = backward_sequences(self.net, fw, deltas)
-        if self.l2:
-            mask = plan(self.net).weight_mask
-            w = self.theta[mask]
-            value += 0.5 * self.l2 * float(np.dot(w, w))
-            if need_gradient:
-                grad[mask] += self.net.dtype.type(self.l2) * w
+        value, grad = add_l2(self.net, self.l2, value, grad)
         if metric is not None:
             metric.sums = self._metric(fw, "train").sums
         return value, grad

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import matnet as mn
-from matnet.backprop import loss_value
+from matnet.derivatives import loss_value
 from conftest import random_dag, random_inputs
 from reference import torch_loss
 

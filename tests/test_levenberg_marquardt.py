@@ -6,8 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 import matnet as mn
 from matnet.simulate import plan
-from matnet.train.fit import Problem, Split
-from matnet.train.levenberg_marquardt import NormalEquations, solve_damped
+from matnet.derivatives import problem_of
+from matnet.train.levenberg_marquardt import solve_damped
+from matnet.train.problem import NormalEquations
 from conftest import random_dag, random_inputs
 
 
@@ -101,10 +102,7 @@ def test_jacobian_rows_are_sample_major_and_data_units():
 
 
 def _problem(net, X, T, weight=None):
-    inputs = {"x": X}
-    targets = {"y": T}
-    split = Split(inputs, targets, T, weight, X.shape[0])
-    return Problem(net, {"train": split}, "mse", 0.0, "R")
+    return problem_of(net, X, T, sample_weight=weight)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

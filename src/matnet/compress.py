@@ -18,8 +18,7 @@ import numpy as np
 
 from .init import rng as _rng
 from .network import weight_label
-from .weights import MPO, LowRank, Sparse
-from .weights.base import WeightRepresentation
+from .weights import MPO, LowRank, Sparse, operator
 
 __all__ = ["prune", "to_low_rank", "to_mpo", "to_dense", "summary", "GradualPruning"]
 
@@ -29,8 +28,6 @@ def _keys(net, connections):
     for key in keys:
         if key not in net.weights:
             raise ValueError(f"no {weight_label(key)} in this network")
-        if net.connections[key].delays != (0,):
-            raise ValueError(f"{weight_label(key)} has delays; compressed weights need connections without delays")
     return keys
 
 
@@ -42,7 +39,7 @@ def _convert(net, keys, convert):
         if c.key in keys:
             W, errors[c.key] = convert(c.key, np.asarray(W))
         connections.append((c, W))
-    return net._rebuild(dict(net.inputs), connections), errors
+    return net.rebuild(dict(net.inputs), connections), errors
 
 
 def _relative_error(W, approximation):
@@ -148,12 +145,9 @@ def summary(net):
     """
     rows = []
     for key, W in net.weights.items():
-        dense = int(np.prod(W.shape))
-        form = W.kind if isinstance(W, WeightRepresentation) else "dense"
-        stored_bytes = W.nbytes
-        rows.append({"connection": weight_label(key), "form": form, "dense_params": dense, "params": W.size
-                     if form == "dense" else W.n_params, "dense_bytes": dense * net.dtype.itemsize,
-                     "bytes": stored_bytes})
+        dense, op = int(np.prod(W.shape)), operator(W)
+        rows.append({"connection": weight_label(key), "form": op.kind, "dense_params": dense,
+                     "params": op.n_params, "dense_bytes": dense * net.dtype.itemsize, "bytes": W.nbytes})
     for row in rows:
         row["ratio"] = row["dense_params"] / max(row["params"], 1)
     total = {k: sum(r[k] for r in rows) for k in ("dense_params", "params", "dense_bytes", "bytes")}

@@ -13,25 +13,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .simulate import forward, plan
+from .prepare import initial_states, prepare_sequences
+from .simulate import forward, plan, run_sequences
 
 __all__ = ["explain"]
 
 FORMATS = ("text", "markdown", "latex")
 
 
-def explain(net, X, format="text", max_samples=3, precision=4):
+def explain(net, X, format="text", max_samples=3, precision=4, initial=None):
     """Explain how ``net`` computes its outputs for (the first few samples of) ``X``.
 
     Parameters
     ----------
     X : array_like or dict
-        Inputs as for ``net(X)``.
+        Inputs as for ``net(X)``; for a network with delays, input series as for
+        ``net.simulate`` (the first steps of the first series are explained, each
+        delayed connection showing the stacked past values it reads).
     format : {"text", "markdown", "latex"}
     max_samples : int
-        At most this many samples are explained.
+        At most this many samples (time steps) are explained.
     precision : int
         Digits after the decimal point.
+    initial : dict, optional
+        Initial delay states of a network with delays.
 
     Returns
     -------
@@ -39,21 +44,34 @@ def explain(net, X, format="text", max_samples=3, precision=4):
     """
     if format not in FORMATS:
         raise ValueError(f"unknown explain format {format!r}; use one of {', '.join(FORMATS)}")
-    result = forward(net, X)
+    trace, n = _run(net, X, initial)
     writer = {"text": _Text, "markdown": _Markdown, "latex": _Latex}[format](precision)
-    n = next(iter(result.inputs.values())).shape[0]
     shown = min(n, max_samples)
+    what = "Step" if net.is_dynamic else "Sample"
     parts = [writer.title(_architecture(net))]
     for i in range(shown):
-        inputs = ", ".join(f"{name} = {writer.inline(x[i])}" for name, x in result.inputs.items())
-        parts.append(writer.heading(f"Sample {i + 1} of {n}: {inputs}" if n > 1 else f"Sample: {inputs}"))
+        inputs = ", ".join(f"{name} = {writer.inline(x[i])}" for name, x in trace.inputs.items())
+        parts.append(writer.heading(f"{what} {i + 1} of {n}: {inputs}" if n > 1 else f"{what}: {inputs}"))
         for step in plan(net).steps:
-            parts.append(_layer(net, step, result, i, writer))
-        outputs = ", ".join(f"{name} = {writer.inline(result.a[name][i])}" for name in plan(net).outputs)
+            parts.append(_layer(net, step, trace, i, writer))
+        outputs = ", ".join(f"{name} = {writer.inline(trace.a[name][i])}" for name in plan(net).outputs)
         parts.append(writer.paragraph(f"Output: {outputs}"))
     if shown < n:
-        parts.append(writer.paragraph(f"({n - shown} more samples not shown; max_samples={max_samples})"))
+        parts.append(writer.paragraph(f"({n - shown} more {what.lower()}s not shown; max_samples={max_samples})"))
     return writer.join(parts)
+
+
+def _run(net, X, initial):
+    """The run to explain (a batch, or series; network units) and how many samples
+    (steps of the first series) it has."""
+    if not net.is_dynamic:
+        trace = forward(net, X)
+        return trace, next(iter(trace.z.values())).shape[0]
+    inputs, _ = prepare_sequences(net, X)
+    if not inputs:
+        raise ValueError("explain needs input series; the network has no inputs")
+    S, T = next(iter(inputs.values())).shape[:2]
+    return run_sequences(net, inputs, initial_states(net, initial, S)), T
 
 
 def _architecture(net):
@@ -63,23 +81,31 @@ def _architecture(net):
     return f"Network: inputs {inputs}; layers {layers}; outputs {', '.join(net.outputs)}"
 
 
-def _layer(net, step, result, i, writer):
-    size = net.layers[step.layer].size
+def _source_name(c, writer):
+    """``x``, or for delays ``[x(t-1); x(t-2)]``: what the connection reads."""
+    if c.delays == (0,):
+        return writer.name(c.source)
+    return "[" + "; ".join(writer.name(c.source) + ("(t)" if d == 0 else f"(t-{d})") for d in c.delays) + "]"
+
+
+def _layer(net, step, trace, i, writer):
+    size = step.size
     terms, shapes, blocks = [], [], []
-    for source, key in step.sources:
-        W = np.asarray(net.weights[key])
-        label = writer.weight(key)
-        terms.append(f"{label} · {writer.name(source)}")
+    for c, op in step.connections:
+        W = np.asarray(op.to_dense())
+        label = writer.weight(c.key)
+        source = _source_name(c, writer)
+        terms.append(f"{label} · {source}")
         shapes.append(f"({W.shape[0]}×{W.shape[1]})·({W.shape[1]}×1)")
         blocks.append(writer.matrix(label, W))
-        blocks.append(writer.matrix(writer.name(source), result.values(source)[i][:, None]))
+        blocks.append(writer.matrix(source, trace.connection_input(c)[i][:, None]))
     if step.bias:
         terms.append(writer.bias(step.layer))
         shapes.append(f"({size}×1)")
         blocks.append(writer.matrix(writer.bias(step.layer), net.biases[step.layer][:, None]))
     act = step.activation.name
     equation = writer.equation(step.layer, act, terms, " + ".join(shapes) + f" → ({size}×1)")
-    z, a = result.z[step.layer][i], result.a[step.layer][i]
+    z, a = trace.z[step.layer][i], trace.a[step.layer][i]
     blocks.append(writer.matrix("z = " + " + ".join(terms) if terms else "z", z[:, None]))
     blocks.append(writer.matrix(f"{writer.name(step.layer)} = {act}(z)", a[:, None]))
     return writer.section(equation, blocks)

@@ -20,7 +20,8 @@ import scipy.sparse as sp
 
 from . import activations as _activations
 from ._toposort import CycleError, _find_cycle
-from .network import Network, shape_str
+from ._format import shape_str
+from .network import Network
 
 __all__ = ["Node", "Nodes", "augmented", "from_augmented", "adjacency", "from_adjacency",
            "evaluate", "to_networkx"]

@@ -30,9 +30,10 @@ import numpy as np
 
 from ._files import write_atomically
 from .data.scaling import KINDS, Scaling
-from .network import Network, shape_str
+from ._format import shape_str
+from .network import Network
 from .weights import from_arrays as weights_from_arrays
-from .weights.base import WeightRepresentation
+from .weights import is_compressed
 
 __all__ = ["save", "load", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
 
@@ -52,7 +53,7 @@ def _digest(array):
 def _connection_entry(net, c):
     entry = {"source": c.source, "target": c.target, "delays": list(c.delays)}
     form = net.weights[c.key]
-    if isinstance(form, WeightRepresentation):
+    if is_compressed(form):
         entry["form"] = form.kind
     return entry
 
@@ -62,7 +63,7 @@ def _weight_arrays(net):
     compressed one (its native form: pattern and values, factors, cores)."""
     arrays = {}
     for (s, t), W in net.weights.items():
-        if isinstance(W, WeightRepresentation):
+        if is_compressed(W):
             arrays.update({f"W/{s}/{t}/{part}": a for part, a in W.arrays().items()})
         else:
             arrays[f"W/{s}/{t}"] = W

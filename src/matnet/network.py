@@ -33,7 +33,8 @@ import numpy as np
 from . import activations as _activations
 from . import init as _init
 from ._toposort import CycleError, topological_order
-from .weights.base import WeightRepresentation
+from ._format import shape_str
+from .weights import is_compressed
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "CycleError"]
 
@@ -76,11 +77,6 @@ def weight_label(key):
     return f"W[{key[0]}{ARROW}{key[1]}]"
 
 
-def shape_str(shape):
-    """``(3, 2)``, and ``(3,)`` for one axis, as Python writes shapes."""
-    return str(tuple(int(s) for s in shape))
-
-
 class Parameters(Mapping):
     """Live views of a network's weight matrices or bias vectors.
 
@@ -102,8 +98,7 @@ class Parameters(Mapping):
 
     def __setitem__(self, key, value):
         view = self[key]
-        if self._replace is not None and (isinstance(value, WeightRepresentation)
-                                          or isinstance(view, WeightRepresentation)):
+        if self._replace is not None and (is_compressed(value) or is_compressed(view)):
             self._replace(key, value)
             return
         value = np.asarray(value)
@@ -185,7 +180,7 @@ class Network:
         self.biases = Parameters(bias_label)
         self._theta = np.zeros(0, self.dtype)
         self._order = None
-        self._plan = None
+        self.compiled = {}
         self.input_scaling = {}
         self.output_scaling = {}
         self.classes = None
@@ -269,8 +264,6 @@ class Network:
         if key in self._connections:
             raise ValueError(f"{weight_label(key)} already exists")
         delays = _check_delays(delays, key)
-        if delays != (0,) and self._forms:
-            raise ValueError(f"{weight_label(key)}: a network with compressed weights cannot have delays")
         connection = Connection(source, target, delays)
         if 0 in delays and source in self._layers:
             edges = [c.key for c in self._zero_delay()] + [key]
@@ -286,8 +279,8 @@ class Network:
         shape = (self._layers[target].size, len(delays) * self._source_size(source))
         if weight is None:
             weight = self._init(shape, self._rng, self.dtype.type)
-        elif isinstance(weight, WeightRepresentation):
-            weight = self._check_form(key, weight, shape, delays)
+        elif is_compressed(weight):
+            weight = self._check_form(key, weight, shape)
             self._forms[key] = weight
         else:
             weight = np.asarray(weight)
@@ -298,21 +291,19 @@ class Network:
         self._connections[key] = connection
         self._relayout({("W", key): weight})
 
-    def _check_form(self, key, form, shape, delays):
+    def _check_form(self, key, form, shape):
         """A copy of a weight representation for ``key``, checked and in this dtype."""
         if tuple(form.shape) != shape:
             raise ValueError(f"{weight_label(key)} must have shape {shape_str(shape)}, got a "
                              f"{form.kind} weight of shape {shape_str(form.shape)}")
-        if delays != (0,) or self.is_dynamic:
-            raise ValueError(f"{weight_label(key)}: {form.kind} weights work in networks without delays")
         return form.astype(self.dtype) if form.dtype != self.dtype else form.copy()
 
     def _replace_weight(self, key, value):
         """``net.weights[key] = value`` where the weight's form changes or is not dense."""
-        if not isinstance(value, WeightRepresentation):
+        if not is_compressed(value):
             raise TypeError(f"{weight_label(key)} is a {self._forms[key].kind} weight; assign a weight "
                             f"representation (or turn it dense with mn.compress.to_dense)")
-        self._forms[key] = self._check_form(key, value, tuple(self.weights[key].shape), (0,))
+        self._forms[key] = self._check_form(key, value, tuple(self.weights[key].shape))
         self._relayout({("W", key): self._forms[key]})
 
     def incoming(self, layer):
@@ -329,6 +320,20 @@ class Network:
     def is_dynamic(self):
         """Whether any connection has a delay other than 0."""
         return any(c.delays != (0,) for c in self._connections.values())
+
+    @property
+    def is_recurrent(self):
+        """Whether some layer's past values feed a layer (layer feedback or closed-loop
+        output feedback); if not, every delay is on an input and each time step can be
+        computed on its own."""
+        return any(c.source in self._layers and max(c.delays) > 0 for c in self._connections.values())
+
+    def max_delays(self):
+        """``name -> d``: the largest delay each input or layer is read with (0 if none)."""
+        out = {name: 0 for name in [*self._inputs, *self._layers]}
+        for c in self._connections.values():
+            out[c.source] = max(out[c.source], max(c.delays))
+        return out
 
     def size_of(self, name):
         """Number of values an input or layer ``name`` carries."""
@@ -347,12 +352,14 @@ class Network:
 
     def _changed(self):
         self._order = None
-        self._plan = None
         self._entries = None
+        self.compiled = {}
 
     # -- parameters ------------------------------------------------------------------
-    def _layout(self):
-        """``[(kind, key, shape)]`` in parameter-vector order (cached until the structure changes)."""
+    def layout(self):
+        """``[(kind, key, shape)]`` in parameter-vector order: ``("W", (source, target),
+        shape)`` and ``("b", layer, (size,))`` (a compressed weight's shape is
+        ``(n_params,)``); cached until the structure changes."""
         if getattr(self, "_entries", None) is None:
             self._entries = self._compute_layout()
         return self._entries
@@ -374,7 +381,7 @@ class Network:
         old = {("W", k): v for k, v in self.weights._views.items()}
         old.update({("b", k): v for k, v in self.biases._views.items()})
         old.update(new_values)
-        self._theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in self._layout()), self.dtype)
+        self._theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in self.layout()), self.dtype)
         weights, biases = self.views(self._theta)
         for kind, views in (("W", weights), ("b", biases)):
             for key, view in views.items():
@@ -391,11 +398,17 @@ class Network:
         views ``(weights, biases)`` shaped and keyed like ``net.weights``/``net.biases``
         (a weight held in a compressed form gets the flat slice of its parameters)."""
         weights, biases, start = {}, {}, 0
-        for kind, key, shape in self._layout():
+        for kind, key, shape in self.layout():
             size = int(np.prod(shape))
             (weights if kind == "W" else biases)[key] = flat[start:start + size].reshape(shape)
             start += size
         return weights, biases
+
+    @property
+    def theta(self):
+        """The live parameter vector (order in the module docstring): writing into it
+        changes the network; optimisers update it in place."""
+        return self._theta
 
     @property
     def n_params(self):
@@ -417,10 +430,10 @@ class Network:
     # -- copies ----------------------------------------------------------------------
     def copy(self, dtype=None):
         """A deep copy (optionally with another dtype); the copy shares nothing."""
-        return self._rebuild(dict(self._inputs), [(c, self.weights[c.key]) for c in self._connections.values()],
+        return self.rebuild(dict(self._inputs), [(c, self.weights[c.key]) for c in self._connections.values()],
                              dtype=dtype)
 
-    def _rebuild(self, inputs, connections, dtype=None):
+    def rebuild(self, inputs, connections, dtype=None):
         """A new network with this one's layers, biases, outputs, scaling and labels,
         and the given inputs and ``[(Connection, W)]`` (in parameter order)."""
         net = Network(dtype=dtype or self.dtype)
@@ -468,7 +481,7 @@ class Network:
                 c = Connection(self.feedback[c.source], c.target, c.delays)
             connections.append((c, W))
         inputs = {k: v for k, v in self._inputs.items() if k not in self.feedback}
-        return self._rebuild(inputs, connections)
+        return self.rebuild(inputs, connections)
 
     def _feedback_input(self, output):
         return next(k for k, v in self.feedback.items() if v == output)
@@ -487,7 +500,7 @@ class Network:
             if c.source in outputs and min(c.delays) > 0:
                 c = Connection(self._feedback_input(c.source), c.target, c.delays)
             connections.append((c, W))
-        net = self._rebuild(inputs, connections)
+        net = self.rebuild(inputs, connections)
         for fb, output in self.feedback.items():
             if output in self.output_scaling:
                 net.input_scaling[fb] = self.output_scaling[output].astype(net.dtype)
@@ -496,99 +509,6 @@ class Network:
     def astype(self, dtype):
         """A copy whose parameters and arithmetic use ``dtype``."""
         return self.copy(dtype=dtype)
-
-    # -- computing (matnet.simulate) -------------------------------------------------
-    def __call__(self, X):
-        """Outputs for inputs ``X``; see :func:`matnet.simulate.predict`."""
-        from .simulate import predict
-        return predict(self, X)
-
-    predict = __call__
-
-    def forward(self, X):
-        """Every layer's net input and activation; see :func:`matnet.simulate.forward`."""
-        from .simulate import forward
-        return forward(self, X)
-
-    def simulate(self, U, initial=None, n_steps=None):
-        """Run over time: ``(outputs, final_state)``; see :func:`matnet.simulate.simulate`."""
-        from .simulate import simulate
-        return simulate(self, U, initial=initial, n_steps=n_steps)
-
-    def predict_ahead(self, U, Y_past, steps, initial=None):
-        """Multi-step-ahead prediction with a NARX network.
-
-        The open-loop network runs over the known past (inputs ``U[:n_past]``, measured
-        outputs ``Y_past``, ``n_past = len(Y_past)``) to reach the current state; the
-        closed-loop network then predicts ``steps`` outputs from ``U[n_past:n_past+steps]``.
-
-        Returns
-        -------
-        ndarray (steps, n_out)
-        """
-        from .simulate import predict_ahead
-        return predict_ahead(self, U, Y_past, steps, initial=initial)
-
-    def predict_classes(self, X):
-        """Class labels for ``X`` (a network trained on class labels); see
-        :func:`matnet.simulate.predict_classes`."""
-        from .simulate import predict_classes
-        return predict_classes(self, X)
-
-    def gradient(self, X, T, loss="mse", l2=0.0, sample_weight=None):
-        """``(grad_weights, grad_biases)`` of the loss; see :func:`matnet.backprop.gradient`."""
-        from .backprop import gradient
-        return gradient(self, X, T, loss=loss, l2=l2, sample_weight=sample_weight)
-
-    def jacobian(self, X, T, sample_weight=None):
-        """``(J, e)``: the Jacobian of the errors; see :func:`matnet.backprop.jacobian`."""
-        from .backprop import jacobian
-        return jacobian(self, X, T, sample_weight=sample_weight)
-
-    def fit(self, X, T, **options):
-        """Train the network in place and return its :class:`~matnet.train.History`;
-        see :func:`matnet.train.fit` for the options."""
-        from .train import fit
-        return fit(self, X, T, **options)
-
-    def explain(self, X, format="text", max_samples=3, precision=4):
-        """Step-by-step account of the computation; see :func:`matnet.explain.explain`."""
-        from .explain import explain
-        return explain(self, X, format=format, max_samples=max_samples, precision=precision)
-
-    # -- equivalent matrix forms (matnet.graph) --------------------------------------
-    def augmented(self):
-        """Per layer, ``[W_1 | ... | W_k | b]`` acting on ``[a_1; ...; a_k; 1]``."""
-        from .graph import augmented
-        return augmented(self)
-
-    @classmethod
-    def from_augmented(cls, matrices, activations=None, like=None, dtype=None):
-        """Rebuild a network from augmented matrices; see :func:`matnet.graph.from_augmented`."""
-        from .graph import from_augmented
-        return from_augmented(matrices, activations=activations, like=like, dtype=dtype)
-
-    def adjacency(self):
-        """``(A, nodes)``: the network as one weighted directed graph; see :func:`matnet.graph.adjacency`."""
-        from .graph import adjacency
-        return adjacency(self)
-
-    @classmethod
-    def from_adjacency(cls, A, nodes, dtype=None):
-        """Rebuild a network from its adjacency matrix; see :func:`matnet.graph.from_adjacency`."""
-        from .graph import from_adjacency
-        return from_adjacency(A, nodes, dtype=dtype)
-
-    def to_networkx(self):
-        """The network as a ``networkx.DiGraph`` of neurons (needs networkx)."""
-        from .graph import to_networkx
-        return to_networkx(self)
-
-    # -- files (matnet.io) -----------------------------------------------------------
-    def save(self, path):
-        """Save to one ``.npz`` file, atomically; see :func:`matnet.io.save`."""
-        from .io import save
-        save(self, path)
 
     # -- builders --------------------------------------------------------------------
     @classmethod
@@ -646,11 +566,6 @@ class Network:
         inputs = ", ".join(f"{k}: {v}" for k, v in self._inputs.items())
         return f"Network(inputs=[{inputs}], layers=[{layers}], outputs={self.outputs}, n_params={self.n_params})"
 
-    def _repr_html_(self):
-        """Jupyter's view: the summary table and the small matrices."""
-        from .plot.summary import html_summary
-        return html_summary(self)
-
     def summary(self):
         """A plain-text table of inputs, layers, connections and parameter counts."""
         rows = [f"{'input':<7} {name:<12} size {size}" for name, size in self._inputs.items()]
@@ -662,7 +577,7 @@ class Network:
         for c in self._connections.values():
             delays = "" if c.delays == (0,) else f"  delays {list(c.delays)}"
             W = self.weights[c.key]
-            form = f"  {W.kind}, {W.n_params} parameters" if isinstance(W, WeightRepresentation) else ""
+            form = f"  {W.kind}, {W.n_params} parameters" if is_compressed(W) else ""
             rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}")
         rows.append(f"{self.n_params} parameters, {self.dtype}")
         return "\n".join(rows)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network import shape_str
+from .._format import shape_str
 
 __all__ = ["is_labels", "encode_labels", "prepare_targets"]
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..simulate import max_delays
-
 __all__ = ["prepare_timeseries", "to_sequence", "from_sequence", "sequence_inputs"]
 
 
@@ -56,7 +54,7 @@ def prepare_timeseries(net, U, T):
         in data units, for ``net.simulate(inputs, initial)``
     """
     inputs = sequence_inputs(net, U, T)
-    delays = max_delays(net)
+    delays = net.max_delays()
     fed_back = {name: delays[name] for name in net.outputs if delays[name]}
     d_total = max([delays[name] for name in inputs] + list(fed_back.values()) + [0])
     out, initial = {}, {}

@@ -5,9 +5,10 @@
 Jacobian methods ``"lm"`` (Levenberg–Marquardt) and ``"br"`` (Bayesian regularisation).
 """
 from .first_order import minibatch_runner, rprop_runner, scipy_runner
-from .fit import ALGORITHMS, Monitor, Problem, TrainingWarning, fit, register
+from .fit import ALGORITHMS, Monitor, TrainingWarning, fit, register
 from .history import History
 from .levenberg_marquardt import br_runner, lm_runner
+from .problem import NormalEquations, Problem, Split
 from .scg import scg_runner
 from .optimizers import SGD, Adam, ExponentialLR, ReduceOnPlateau, RMSprop, Rprop, StepLR
 
@@ -21,5 +22,6 @@ register("scg", scg_runner)
 register("lm", lm_runner)
 register("br", br_runner, max_fail=None)
 
-__all__ = ["fit", "History", "ALGORITHMS", "register", "Problem", "Monitor", "TrainingWarning",
+__all__ = ["fit", "History", "ALGORITHMS", "register", "Problem", "Split", "NormalEquations", "Monitor",
+           "TrainingWarning",
            "SGD", "Adam", "RMSprop", "Rprop", "StepLR", "ExponentialLR", "ReduceOnPlateau"]

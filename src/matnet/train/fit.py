@@ -1,7 +1,9 @@
 """The training loop: data preparation, division, scaling, stopping rules, History.
 
-:func:`fit` prepares the data once (validation, label encoding, division, scaling into
-network units), then hands a :class:`Problem` to the chosen algorithm.  Algorithms
+:func:`fit` reads as its steps: prepare the data (samples, or series with their
+initial delay states; class labels encoded), divide it (samples, or time steps of
+every series), fit the scaling on the training rows, then hand a
+:class:`~matnet.train.problem.Problem` to the chosen algorithm.  Algorithms
 report each epoch to a :class:`Monitor`, which evaluates the validation and test sets,
 records the :class:`History`, applies the stopping rules and keeps the best weights.
 """
@@ -15,15 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import losses as _losses
-from ..backprop import add_l2, backward, error_scale
 from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_targets
+from ..data.timeseries import prepare_timeseries, sequence_inputs
 from ..init import initialize
 from ..init import rng as _rng
-from ..simulate import prepare_inputs, run
+from ..prepare import as_rows, initial_states, prepare_inputs, prepare_sequences
+from ..simulate import plan
 from .history import History
+from .problem import Problem, Split, engine_rows
 from .progress import Progress
 
-__all__ = ["fit", "register", "Problem", "Monitor", "TrainingWarning", "ALGORITHMS"]
+__all__ = ["fit", "register", "Monitor", "TrainingWarning", "ALGORITHMS", "Data", "static_data", "sequence_data",
+           "whole_split"]
 
 ALGORITHMS = {}
 
@@ -36,117 +41,6 @@ def register(name, runner, full_batch=True, epochs=1000, max_fail=6):
 
 class TrainingWarning(UserWarning):
     """Training stopped because it diverged (NaN or inf)."""
-
-
-@dataclass
-class Split:
-    """One data split in network units, with its targets in data units for metrics."""
-
-    inputs: dict
-    targets: dict
-    targets_data: np.ndarray
-    weight: np.ndarray | None
-    n: int
-
-    def take(self, idx):
-        return Split({k: v[idx] for k, v in self.inputs.items()}, {k: v[idx] for k, v in self.targets.items()},
-                     self.targets_data[idx], None if self.weight is None else self.weight[idx], len(idx))
-
-
-class Metric:
-    """Accuracy (classification) or Pearson R (regression), accumulated over batches."""
-
-    def __init__(self, kind):
-        self.kind = kind
-        self.sums = np.zeros(6)
-
-    def add(self, Y, T):
-        if self.kind == "accuracy":
-            self.sums[0] += _losses.accuracy(Y, T) * Y.shape[0]
-            self.sums[1] += Y.shape[0]
-        else:
-            y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
-            self.sums += [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
-
-    def value(self):
-        if self.kind == "accuracy":
-            return self.sums[0] / self.sums[1] if self.sums[1] else math.nan
-        n, sy, st, syy, stt, syt = self.sums
-        if n < 2:
-            return math.nan
-        cov, vy, vt = syt - sy * st / n, syy - sy * sy / n, stt - st * st / n
-        return float(cov / math.sqrt(vy * vt)) if vy > 0 and vt > 0 else math.nan
-
-
-class Problem:
-    """What an algorithm optimises: the loss of ``net`` on the training split.
-
-    ``theta`` is the network's live parameter vector; :meth:`evaluate` gives the loss
-    (in data units, L2 penalty included) and its gradient on all training samples or a
-    batch of them.
-    """
-
-    def __init__(self, net, splits, loss, l2, metric):
-        self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
-        self.train = splits["train"]
-        self.scale = error_scale(net)
-        self.theta = net._theta
-        self.grad = np.empty_like(self.theta)
-        self.grad_views = net.views(self.grad)
-
-    @property
-    def n(self):
-        return self.train.n
-
-    def batches(self, batch_size, rng):
-        """Shuffled index batches covering the training split once."""
-        perm = rng.permutation(self.n)
-        return [perm[i:i + batch_size] for i in range(0, self.n, batch_size)]
-
-    def evaluate(self, idx=None, need_gradient=True, metric=None):
-        """``(loss, gradient)`` on the training split (or the samples ``idx``).
-
-        The gradient is written into one reused buffer.  ``metric`` (a :class:`Metric`)
-        accumulates the batch's outputs when given.
-        """
-        split = self.train if idx is None else self.train.take(idx)
-        fw = run(self.net, split.inputs)
-        value, deltas = _losses.evaluate(self.loss, self.net, fw.z, fw.a, split.targets, split.weight,
-                                         self.scale, need_gradient)
-        grad = backward(self.net, fw, deltas, self.grad, self.grad_views) if need_gradient else None
-        value, grad = add_l2(self.net, self.l2, value, grad)
-        if metric is not None:
-            metric.add(data_outputs(self.net, fw), split.targets_data)
-        return value, grad
-
-    def fresh_metric(self):
-        return Metric(self.metric)
-
-    def scores(self, name):
-        """``(loss, metric)`` of the split ``name`` ("val" or "test"); NaN when empty."""
-        split = self.splits.get(name)
-        if split is None or split.n == 0:
-            return math.nan, math.nan
-        fw = run(self.net, split.inputs)
-        value, _ = _losses.evaluate(self.loss, self.net, fw.z, fw.a, split.targets, split.weight,
-                                    self.scale, need_delta=False)
-        metric = Metric(self.metric)
-        metric.add(data_outputs(self.net, fw), split.targets_data)
-        return value, metric.value()
-
-    def normal_equations(self, block_size=None, memory_reduction=None):
-        """The accumulator of ``JᵀJ`` and ``Jᵀe`` the Jacobian methods use."""
-        from .levenberg_marquardt import NormalEquations
-        return NormalEquations(self, block_size, memory_reduction)
-
-
-def data_outputs(net, fw):
-    """The output layers' activations in data units, side by side."""
-    blocks = []
-    for name in net.outputs:
-        Y = fw.a[name]
-        blocks.append(net.output_scaling[name].invert(Y) if name in net.output_scaling else Y)
-    return np.hstack(blocks)
 
 
 class Monitor:
@@ -268,33 +162,119 @@ def _scaling_plan(scaling, loss, net):
     return scaling, (scaling if regression else None)
 
 
-def _apply_scaling(net, plan, inputs, targets, idx):
-    """Fit the planned scalings on the samples ``idx`` and store them in ``net``."""
-    kind_in, kind_out = plan
-    if kind_in != "keep":
-        net.input_scaling = {} if kind_in is None else {
-            k: fit_scaling(kind_in, v[idx], net.dtype) for k, v in inputs.items()}
+@dataclass
+class Data:
+    """Training data in data units, as series: ``inputs`` ``name -> (n_series, n_steps, n)``
+    and ``targets`` ``layer -> (n_series, n_steps, size)`` (static samples are series of
+    one step), ``initial`` delay states, ``weight`` ``(n_series * n_steps,)`` or None."""
+
+    inputs: dict
+    targets: dict
+    initial: dict
+    weight: np.ndarray | None
+
+    @property
+    def shape(self):
+        return next(iter(self.targets.values())).shape[:2]
+
+
+def _sample_weight(weight, n, dtype):
+    if weight is None:
+        return None
+    weight = np.asarray(weight, dtype=dtype)
+    if weight.shape != (n,) or not np.isfinite(weight).all() or (weight < 0).any():
+        raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {weight.shape}")
+    return weight
+
+
+def static_data(net, X, T, sample_weight=None):
+    """:class:`Data` of samples ``X`` ``(n_samples, n)`` and targets for a static network."""
+    inputs, _ = prepare_inputs(net, X, scale=False)
+    n = next(iter(inputs.values())).shape[0]
+    targets = prepare_targets(net, T, n, scale=False)
+    return Data({k: v[:, None] for k, v in inputs.items()}, {k: v[:, None] for k, v in targets.items()}, {},
+                _sample_weight(sample_weight, n, net.dtype))
+
+
+def sequence_data(net, U, T, initial=None, shift=True):
+    """:class:`Data` of input and target series for a network with delays.
+
+    With ``shift`` and no ``initial`` the first steps become the initial delay states
+    (:func:`~matnet.data.prepare_timeseries`); otherwise the series are used whole from
+    the ``initial`` states (zero when not given).  An open-loop NARX takes its feedback
+    inputs from ``T``.
+    """
+    if initial is None and shift:
+        U, T, initial = prepare_timeseries(net, U, T)
+    inputs, _ = prepare_sequences(net, sequence_inputs(net, U, T), scale=False)
+    T = T if isinstance(T, dict) else {net.outputs[0]: T}
+    first = np.asarray(next(iter(T.values())))
+    S, n_steps = (1, first.shape[0]) if first.ndim <= 2 else first.shape[:2]
+    flat = {k: np.asarray(v).reshape(S * n_steps, -1) if np.ndim(v) >= 2 else v for k, v in T.items()}
+    targets = prepare_targets(net, flat, S * n_steps, scale=False)
+    return Data(inputs, {k: v.reshape(S, n_steps, -1) for k, v in targets.items()}, dict(initial or {}), None)
+
+
+def _rows(data, division, mode, labels, rng, dynamic):
+    """Row indices ``(train, val, test)``: samples, or time steps of every series."""
+    S, T = data.shape
+    if not dynamic:
+        return divide(S, division, mode or "random", labels=labels, seed=rng)
+    steps = divide(T, division, mode or "block", seed=rng)         # time is divided in blocks
+    return [np.sort((np.arange(S)[:, None] * T + idx[None, :]).ravel()) for idx in steps]
+
+
+def _apply_scaling(net, kinds, data, idx):
+    """Fit the planned scalings on the rows ``idx`` and store them in ``net``; a
+    feedback input shares its output's scaling, so the loop closes exactly."""
+    kind_in, kind_out = kinds
     if kind_out != "keep":
         net.output_scaling = {} if kind_out is None else {
-            k: fit_scaling(kind_out, v[idx], net.dtype) for k, v in targets.items()}
+            k: fit_scaling(kind_out, as_rows(v)[idx], net.dtype) for k, v in data.targets.items()}
+    if kind_in != "keep":
+        net.input_scaling = {} if kind_in is None else {
+            k: fit_scaling(kind_in, as_rows(v)[idx], net.dtype) for k, v in data.inputs.items()
+            if k not in net.feedback}
+        for fb, output in net.feedback.items():
+            if fb in net.inputs and output in net.output_scaling:
+                net.input_scaling[fb] = net.output_scaling[output]
 
 
-def _split(net, inputs, targets, weight, idx):
-    """The samples ``idx`` in network units (no copy when they are all samples, in order)."""
-    n = len(idx)
-    everything = n == len(next(iter(inputs.values()))) and np.array_equal(idx, np.arange(n))
-    take = (lambda v: v) if everything else (lambda v: v[idx])
-
-    def scaled(arrays, scalings):
-        return {k: (scalings[k].apply(take(v)) if k in scalings else take(v)).astype(net.dtype, copy=False)
-                for k, v in arrays.items()}
-    data_t = np.hstack([take(targets[k]) for k in net.outputs])
-    return Split(scaled(inputs, net.input_scaling), scaled(targets, net.output_scaling), data_t,
-                 None if weight is None else take(weight), n)
+def _scaled(scalings, arrays, dtype):
+    return {k: (scalings[k].apply(v) if k in scalings else v).astype(dtype, copy=False) for k, v in arrays.items()}
 
 
-def _stratify_labels(targets, net):
-    T = targets[net.outputs[0]]
+def whole_split(net, data):
+    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units."""
+    inputs = _scaled(net.input_scaling, data.inputs, net.dtype)
+    states = initial_states(net, data.initial, data.shape[0])
+    x, shape, layer_states = engine_rows(net, inputs, states)
+    targets = {k: as_rows(v) for k, v in _scaled(net.output_scaling, data.targets, net.dtype).items()}
+    targets_data = np.hstack([as_rows(data.targets[k]) for k in net.outputs])
+    return Split(x, shape, layer_states, targets, targets_data, data.weight)
+
+
+def _splits(net, data, rows):
+    """``train``, ``val`` and ``test`` splits: rows taken out of the whole (each on its
+    own), or, for a recurrent network, the whole run counting each split's steps."""
+    whole = whole_split(net, data)
+    n = whole.shape[0] * whole.shape[1]
+    splits = {}
+    for name, idx in zip(("train", "val", "test"), rows):
+        if plan(net).recurrent:
+            mask = np.zeros(n, bool)
+            mask[idx] = True
+            splits[name] = whole.restrict(mask)
+        else:
+            everything = len(idx) == n and np.array_equal(idx, np.arange(n))
+            splits[name] = whole if everything else whole.take(idx)
+    return splits
+
+
+def _stratify_labels(data, net, classification):
+    if not classification or len(net.outputs) != 1:
+        return None
+    T = as_rows(data.targets[net.outputs[0]])
     return (T[:, 0] >= 0.5).astype(int) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
 
@@ -330,19 +310,21 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         sample_weight=None, division=_DEFAULT, division_mode=None, validation=None,
         scaling="auto", max_fail=_DEFAULT, patience=None, goal=0.0, min_grad=1e-7, max_time=None,
         lr_schedule=None, seed=None, callbacks=(), progress=None, record_weights=False, restarts=1,
-        restart_init="nguyen_widrow", **options):
+        restart_init="nguyen_widrow", initial=None, **options):
     """Train ``net`` in place.
 
     Parameters
     ----------
     X : array or dict
-        Inputs ``(n_samples, n_features)`` (a dict for several inputs).
+        Inputs ``(n_samples, n_features)`` (a dict for several inputs); for a network
+        with delays, input series ``(n_steps, n)`` or ``(n_series, n_steps, n)``.
     T : array or dict
-        Targets ``(n_samples, n_out)``; class labels ``(n_samples,)`` (ints or
-        strings) for a softmax/sigmoid classifier, kept in ``net.classes``.
+        Targets ``(n_samples, n_out)`` (series for a network with delays); class
+        labels ``(n_samples,)`` (ints or strings) for a softmax/sigmoid classifier,
+        kept in ``net.classes``.
     algorithm : str
         ``"sgd"``, ``"adam"``, ``"rmsprop"`` (minibatch); ``"rprop"``, ``"lbfgs"``,
-        ``"cg"`` (full batch) and the Jacobian methods once registered.
+        ``"cg"``, ``"scg"`` (full batch); ``"lm"``, ``"br"`` (Jacobian methods).
     loss : str, optional
         Default ``cross_entropy`` for softmax outputs, ``binary_cross_entropy`` for
         sigmoid outputs with label targets, else ``mse``.
@@ -360,9 +342,9 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         when ``validation`` is given), explicit index sets, or ``None``.
     division_mode : {"random", "block", "interleaved"}
         Default ``"random"`` (stratified for classification); ``"block"`` for time
-        series (networks with delays).
+        series (networks with delays divide time steps).
     validation : (X_val, T_val), optional
-        A separate validation set.
+        A separate validation set (networks without delays).
     scaling : "auto", "minmax", "standard", None, or (inputs, outputs)
         ``"auto"``: inputs ``minmax``; outputs ``minmax`` for regression with linear
         outputs; an already scaled network keeps its scaling.  Fitted on the
@@ -394,6 +376,10 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         winner's, with ``restart_scores`` and ``restart`` (its index) added.
     restart_init : str
         Initialiser of the restarts (see :func:`matnet.init.initialize`).
+    initial : dict, optional
+        Initial delay states of a network with delays (``name -> (d, n)``, data units,
+        as MATLAB's ``Xi``/``Ai``); the series are then used whole.  Without it the
+        first steps of the series become the initial states (MATLAB's ``preparets``).
     **options
         Options of the algorithm (``momentum``, ``nesterov``, ``beta1``, ``mu``, ...).
 
@@ -409,10 +395,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
             arguments.pop(key)
         return _fit_restarts(net, X, T, int(restarts), restart_init, {**arguments, **options})
     runner, full_batch, default_epochs, default_max_fail = ALGORITHMS[algorithm]
-    if max_fail is _DEFAULT:
-        max_fail = default_max_fail
-    if patience is not None:
-        max_fail = patience
+    max_fail = default_max_fail if max_fail is _DEFAULT else max_fail
+    max_fail = max_fail if patience is None else patience
     if full_batch and batch_size is not None:
         raise ValueError(f"{algorithm!r} trains on the full batch; batch_size does not apply")
     loss = _losses.check_loss(loss or _default_loss(net, T), net)
@@ -420,36 +404,30 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     schedule = dict(algorithm=algorithm, epochs=epochs, max_fail=max_fail, goal=goal, min_grad=min_grad,
                     max_time=max_time, callbacks=callbacks, progress=progress, record_weights=record_weights,
                     options={**options, "lr": lr, "batch_size": batch_size, "lr_schedule": lr_schedule, "rng": rng})
+    classification = loss in ("cross_entropy", "binary_cross_entropy")
+    # 1. data, with class labels encoded
     if net.is_dynamic:
-        from .sequences import fit_sequences
         if sample_weight is not None or validation is not None:
             raise ValueError("sequence training takes its validation steps from division; "
                              "sample_weight and validation= do not apply")
-        return fit_sequences(net, X, T, loss, l2, division, division_mode, scaling, schedule)
-    T, validation = _setup_classes(net, T, loss, validation)
-    inputs, _ = prepare_inputs(net, X, scale=False)
-    n = next(iter(inputs.values())).shape[0]
-    targets = prepare_targets(net, T, n, scale=False)
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight, dtype=net.dtype)
-        if sample_weight.shape != (n,) or not np.isfinite(sample_weight).all() or (sample_weight < 0).any():
-            raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {sample_weight.shape}")
-    classification = loss in ("cross_entropy", "binary_cross_entropy")
+        data = sequence_data(net, X, T, initial)
+    else:
+        if initial is not None:
+            raise ValueError("initial= gives delay states; the network has no delays")
+        T, validation = _setup_classes(net, T, loss, validation)
+        data = static_data(net, X, T, sample_weight)
+    # 2. division
     if division is _DEFAULT:
         division = None if validation is not None else (0.7, 0.15, 0.15)
-    labels = _stratify_labels(targets, net) if classification and len(net.outputs) == 1 else None
-    train_idx, val_idx, test_idx = divide(n, division, division_mode or "random", labels=labels, seed=rng)
-    _apply_scaling(net, _scaling_plan(scaling, loss, net), inputs, targets, train_idx)
-    splits = {name: _split(net, inputs, targets, sample_weight, idx)
-              for name, idx in (("train", train_idx), ("val", val_idx), ("test", test_idx))}
+    rows = _rows(data, division, division_mode, _stratify_labels(data, net, classification), rng, net.is_dynamic)
+    # 3. scaling, fitted on the training rows
+    _apply_scaling(net, _scaling_plan(scaling, loss, net), data, rows[0])
+    splits = _splits(net, data, rows)
     if validation is not None:
-        v_in, _ = prepare_inputs(net, validation[0], scale=False)
-        v_n = next(iter(v_in.values())).shape[0]
-        v_t = prepare_targets(net, validation[1], v_n, scale=False)
-        splits["val"] = _split(net, v_in, v_t, None, np.arange(v_n))
+        splits["val"] = whole_split(net, static_data(net, *validation))
+    # 4. run the algorithm; the Monitor restores the best weights
     problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
     return train(problem, **schedule)
-
 
 def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callbacks, progress,
           record_weights, options):

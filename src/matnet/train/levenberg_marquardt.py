@@ -13,76 +13,11 @@ definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises b
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ..backprop import error_jacobian
-from ..simulate import plan, run
-from .fit import data_outputs
+from ..simulate import plan
 
-__all__ = ["NormalEquations", "solve_damped", "lm_runner", "br_runner"]
-
-BLOCK_BYTES = 32 * 2 ** 20
-
-
-class NormalEquations:
-    """``JᵀJ``, ``Jᵀe`` and the sum of squared errors of a :class:`Problem`'s
-    training split, in float64, over blocks of ``block_size`` samples.
-
-    ``memory_reduction=m`` splits the samples into ``m`` blocks (MATLAB's option);
-    by default blocks keep each block of ``J`` under 32 MiB.
-    """
-
-    def __init__(self, problem, block_size=None, memory_reduction=None):
-        self.problem = problem
-        net, n = problem.net, problem.n
-        K = sum(net.layers[o].size for o in net.outputs)
-        if block_size is None and memory_reduction is not None:
-            block_size = math.ceil(n / int(memory_reduction))
-        if block_size is None:
-            block_size = max(1, BLOCK_BYTES // (net.dtype.itemsize * K * max(net.n_params, 1)))
-        self.block_size = max(1, min(int(block_size), n))
-        self.n_errors = K * (n if problem.train.weight is None else float(np.sum(problem.train.weight)))
-
-    def _blocks(self):
-        train, n = self.problem.train, self.problem.n
-        if self.block_size >= n:
-            yield train
-            return
-        for start in range(0, n, self.block_size):
-            yield train.take(np.arange(start, min(start + self.block_size, n)))
-
-    def compute(self, metric=None):
-        """``(JᵀJ, Jᵀe, sse)`` at the current parameters (float64)."""
-        problem = self.problem
-        P = problem.theta.size
-        JtJ, Jte, sse = np.zeros((P, P)), np.zeros(P), 0.0
-        for block in self._blocks():
-            fw = run(problem.net, block.inputs)
-            J, e = error_jacobian(problem.net, fw, block.targets, problem.scale, block.weight)
-            J = J.astype(np.float64, copy=False)
-            e = e.astype(np.float64, copy=False)
-            JtJ += J.T @ J
-            Jte += J.T @ e
-            sse += float(e @ e)
-            if metric is not None:
-                metric.add(data_outputs(problem.net, fw), block.targets_data)
-        return JtJ, Jte, sse
-
-    def sse(self):
-        """Sum of squared (weighted, data-unit) errors at the current parameters."""
-        problem, total = self.problem, 0.0
-        for block in self._blocks():
-            fw = run(problem.net, block.inputs)
-            for name in problem.net.outputs:
-                e = fw.a[name] - block.targets[name]
-                if problem.scale and name in problem.scale:
-                    e = e * problem.scale[name]
-                if block.weight is not None:
-                    e = e * np.sqrt(block.weight)[:, None]
-                total += float(np.vdot(e, e))
-        return total
+__all__ = ["solve_damped", "lm_runner", "br_runner"]
 
 
 def solve_damped(A, b, mu):

@@ -1,16 +1,19 @@
-"""Weight representations: a connection's ``W`` held sparse, low rank or as an MPO.
+"""Weight forms: a connection's ``W`` held dense, sparse, low rank or as an MPO.
 
-Each implements :class:`WeightRepresentation` (``dot``, ``rdot``, ``gradient``,
-``jacobian``, ``to_dense``, ``arrays`` / ``from_arrays``) and computes without forming the
-dense matrix.  Conversions from a dense matrix: :meth:`Sparse.from_dense`,
+Every form implements the operator protocol of :class:`WeightOperator` (``dot``,
+``rdot``, ``gradient``, ``jacobian``, ``to_dense``); :func:`operator` gives the operator
+of any weight, a plain ndarray included (:class:`Dense`).  The compressed forms are
+:class:`WeightRepresentation` s (``arrays`` / ``from_arrays``, their own parameters) and
+compute without forming the dense matrix.  Conversions from a dense matrix: :meth:`Sparse.from_dense`,
 :meth:`LowRank.from_dense` (truncated SVD), :meth:`MPO.from_dense` (TT-SVD).
 """
-from .base import WeightRepresentation
+from .base import WeightOperator, WeightRepresentation
+from .dense import Dense
 from .lowrank import LowRank, truncated_svd
 from .mpo import MPO
 from .sparse import Sparse
 
-__all__ = ["WeightRepresentation", "Sparse", "LowRank", "MPO", "truncated_svd", "from_arrays",
+__all__ = ["WeightOperator", "WeightRepresentation", "Dense", "operator", "is_compressed", "Sparse", "LowRank", "MPO", "truncated_svd", "from_arrays",
            "KINDS"]
 
 #: ``kind -> class`` for every representation.
@@ -23,3 +26,14 @@ def from_arrays(kind, shape, arrays):
     if kind not in KINDS:
         raise ValueError(f"unknown weight kind {kind!r}; known: {sorted(KINDS)}")
     return KINDS[kind].from_arrays(tuple(int(s) for s in shape), arrays)
+
+
+def operator(W):
+    """The operator of a weight: a representation itself, or :class:`Dense` around an
+    ndarray (no copy)."""
+    return W if isinstance(W, WeightOperator) else Dense(W)
+
+
+def is_compressed(W):
+    """Whether ``W`` is a compressed representation (owns its parameters and arrays)."""
+    return isinstance(W, WeightRepresentation)

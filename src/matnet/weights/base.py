@@ -1,20 +1,75 @@
-"""The protocol every weight representation implements.
+"""The operator protocol every weight form implements, dense included.
 
-A connection's weight ``W`` (``(n_out, n_in)``, rows receive) is a plain ndarray by
-default — the fast path.  A :class:`WeightRepresentation` holds ``W`` in another form
-(sparse, low rank, matrix product operator) and computes with it without forming the
-dense matrix.  Its parameters are one flat vector ``params`` which, inside a network,
-is a view into the network's parameter vector (``net.get_flat()``), so optimisers,
-``set_flat`` and files see them like any other parameters.
+A connection's weight ``W`` (``(n_out, n_in)``, rows receive) acts on a batch through
+five operations, and the engine (forward pass, backward pass, Jacobian) uses nothing
+else — it never asks which form a weight has:
+
+* ``dot(X) = X @ W.T`` — ``(batch, n_in) -> (batch, n_out)``, the forward pass;
+* ``rdot(D) = D @ W`` — ``(batch, n_out) -> (batch, n_in)``, back-propagation;
+* ``gradient(X, D)`` — the gradient of ``sum_b D[b] · W X[b]`` with respect to the
+  weight's parameters (``(n_params,)``);
+* ``jacobian(X, D)`` — the same per sample and seed: ``D`` ``(K, batch, n_out)`` gives
+  ``(batch, K, n_params)``, the weight's columns of a Jacobian;
+* ``to_dense()`` — the ``(n_out, n_in)`` matrix, for pictures, export and checks.
+
+Delay blocks need no operation of their own: a connection with delays ``[d1..dk]``
+acts on the stacked vector ``[a(t-d1); ...; a(t-dk)]`` (its ``n_in`` is ``k`` times the
+source's size), so ``dot`` takes the stacked lagged values and ``rdot`` returns one
+block per delay side by side, which the engine sends to the steps ``t - d``.
+
+:class:`Dense` (in :mod:`matnet.weights.dense`) wraps a plain ndarray — the default and
+fast path.  A :class:`WeightRepresentation` holds ``W`` in a compressed form (sparse,
+low rank, matrix product operator) and computes without forming the dense matrix.  Its
+parameters are one flat vector ``params`` which, inside a network, is a view into the
+network's parameter vector (``net.get_flat()``), so optimisers, ``set_flat`` and files
+see them like any other parameters.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WeightRepresentation"]
+__all__ = ["WeightOperator", "WeightRepresentation"]
 
 
-class WeightRepresentation:
+class WeightOperator:
+    """The operator protocol (see the module docstring): ``kind``, ``shape``,
+    ``dtype``, ``n_params``, ``dot``, ``rdot``, ``gradient``, ``jacobian``, ``to_dense``."""
+
+    kind = "abstract"
+
+    def dot(self, X):
+        """``X @ W.T``: ``(batch, n_in) -> (batch, n_out)``."""
+        raise NotImplementedError
+
+    def rdot(self, D):
+        """``D @ W``: ``(batch, n_out) -> (batch, n_in)``."""
+        raise NotImplementedError
+
+    def gradient(self, X, D, out=None):
+        """Gradient of ``sum_b D[b] · (W X[b])`` with respect to the parameters (the weight
+        gradient back-propagation needs, for ``D = dL/dZ``): ``(n_params,)``."""
+        raise NotImplementedError
+
+    def jacobian(self, X, D, out=None):
+        """Per-sample gradients for the Jacobian: ``D`` is ``(K, batch, n_out)``; returns
+        ``(batch, K, n_params)`` with ``[b, k] = d(D[k, b] · W X[b]) / dparams``
+        (written into ``out`` when given)."""
+        raise NotImplementedError
+
+    def to_dense(self):
+        """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
+        raise NotImplementedError
+
+
+def _into(out, value):
+    """``value``, copied into ``out`` when a buffer is given."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
+
+class WeightRepresentation(WeightOperator):
     """A weight matrix ``W`` of ``shape`` ``(n_out, n_in)`` in a compressed form.
 
     Subclasses define ``kind``, ``shape``, ``params`` and the methods below.
@@ -51,29 +106,7 @@ class WeightRepresentation:
     def set_flat(self, flat):
         self.params[...] = flat
 
-    # -- computing -------------------------------------------------------------------
-    def dot(self, X):
-        """``X @ W.T``: ``(batch, n_in) -> (batch, n_out)``."""
-        raise NotImplementedError
-
-    def rdot(self, D):
-        """``D @ W``: ``(batch, n_out) -> (batch, n_in)``."""
-        raise NotImplementedError
-
-    def gradient(self, X, D, out=None):
-        """Gradient of ``sum_b D[b] · (W X[b])`` with respect to ``params`` (the weight
-        gradient back-propagation needs, for ``D = dL/dZ``): ``(n_params,)``."""
-        raise NotImplementedError
-
-    def jacobian(self, X, D):
-        """Per-sample gradients for the Jacobian: ``D`` is ``(K, batch, n_out)``; returns
-        ``(batch, K, n_params)`` with ``[b, k] = d(D[k, b] · W X[b]) / dparams``."""
-        raise NotImplementedError
-
-    def to_dense(self):
-        """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
-        raise NotImplementedError
-
+    # -- computing (the protocol of WeightOperator) ----------------------------------
     def __array__(self, dtype=None, copy=None):
         dense = self.to_dense()
         return dense if dtype is None else dense.astype(dtype)

@@ -153,13 +153,13 @@ class LowRank(WeightRepresentation):
         np.matmul((D @ self.U).T, X, out=np.reshape(out[n_u:], self.V.shape, copy=False))
         return out
 
-    def jacobian(self, X, D):
+    def jacobian(self, X, D, out=None):
         """``(batch, K, n_params)``: per sample ``dU = outer(D[k, b], V X[b])`` and
         ``dV = outer(U.T D[k, b], X[b])``."""
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
         (n_out, n_in), r = self.shape, self.rank
-        J = np.empty((B, K, self.n_params), dtype=self.dtype)
+        J = np.empty((B, K, self.n_params), dtype=self.dtype) if out is None else out
         XV = X @ self.V.T                          # (B, r)
         DU = D @ self.U                            # (K, B, r)
         JU = np.reshape(J[:, :, : n_out * r], (B, K, n_out, r), copy=False)

@@ -212,11 +212,11 @@ class MPO(WeightRepresentation):
             view[...] = _as_core(T.T @ dR, view.shape)
         return out
 
-    def jacobian(self, X, D):
+    def jacobian(self, X, D, out=None):
         """``(batch, K, n_params)``: the gradient of ``D[k, b] · W X[b]`` for each sample and k."""
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
-        J = np.empty((B, K, self.n_params), dtype=self.dtype)
+        J = np.empty((B, K, self.n_params), dtype=self.dtype) if out is None else out
         mats = self._mats()
         _, steps = _forward(X, mats, self.in_factors, self.out_factors, self.ranks)
         grads = _backward(D.reshape(K * B, self.shape[0]), mats, self.in_factors,

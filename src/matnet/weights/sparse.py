@@ -196,11 +196,11 @@ class Sparse(WeightRepresentation):
         _sddmm(self.indptr, self.indices, self.rows, D, X, out)
         return out
 
-    def jacobian(self, X, D):
+    def jacobian(self, X, D, out=None):
         """``(batch, K, nnz)``: ``J[b, k, p] = D[k, b, row_p] * X[b, col_p]``."""
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
-        J = np.empty((B, K, self.nnz), dtype=self.dtype)
+        J = np.empty((B, K, self.n_params), dtype=self.dtype) if out is None else out
         step = max(1, CHUNK_BYTES // max(1, K * B * self.dtype.itemsize))
         Dt = D.transpose(1, 0, 2)
         for s in range(0, self.nnz, step):

@@ -1,0 +1,283 @@
+"""The training problem: what every algorithm optimises, one interface for every network.
+
+A :class:`Problem` holds the data splits of one network in the engine's rows
+(:mod:`matnet.simulate`): static samples, the time steps of input-delay networks
+(each step a row of its own, minibatches over steps) or the series of a recurrent
+network (the whole series is run; each split weights its own steps).  Algorithms talk
+only to this interface:
+
+* ``theta`` — the network's live parameter vector, updated in place;
+* ``n``, ``batches(batch_size, rng)`` — minibatches of the training split;
+* ``evaluate(idx=None, need_gradient=True, metric=None)`` — loss (L2 included) and its
+  gradient on the training split or a batch;
+* ``scores(name)`` — loss and metric of ``"train"``, ``"val"`` or ``"test"``;
+* ``normal_equations(block_size, memory_reduction)`` — ``JᵀJ``, ``Jᵀe`` and the sum of
+  squared errors for the Jacobian methods, accumulated over blocks of rows.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .. import losses as _losses
+from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
+from ..prepare import connection_inputs, error_scale
+from ..simulate import plan, run
+
+__all__ = ["Problem", "Split", "Metric", "NormalEquations", "engine_rows", "data_outputs", "BLOCK_BYTES"]
+
+#: Default size of one block of the Jacobian (the normal equations' working memory).
+BLOCK_BYTES = 32 * 2 ** 20
+
+
+def engine_rows(net, inputs, states):
+    """``(x, shape, layer_states)``: what :func:`matnet.simulate.run` takes, from input
+    series ``name -> (n_series, n_steps, n)`` and delay states in network units."""
+    S, T = next(iter(inputs.values())).shape[:2]
+    shape = (S, T) if net.is_recurrent else (S * T, 1)
+    return connection_inputs(net, inputs, states), shape, {k: v for k, v in states.items() if k in net.layers}
+
+
+@dataclass
+class Split:
+    """One data split in network units, as engine rows.
+
+    Attributes
+    ----------
+    x, shape, states : what :func:`matnet.simulate.run` takes
+    targets : dict ``layer -> (rows, size)``, network units
+    targets_data : ndarray (rows, K), the targets in data units (for metrics)
+    weight : ndarray (rows,) or None, the weight of each row in the loss
+    mask : bool ndarray (rows,) or None, the rows that belong to the split (None: all)
+    """
+
+    x: dict
+    shape: tuple
+    states: dict
+    targets: dict
+    targets_data: np.ndarray
+    weight: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    @property
+    def n(self):
+        """Rows in the split."""
+        return int(self.mask.sum()) if self.mask is not None else self.shape[0] * self.shape[1]
+
+    def take(self, idx):
+        """The rows ``idx`` (an index array or a slice) of a split of independent rows."""
+        rows = idx if isinstance(idx, slice) else np.asarray(idx)
+
+        def pick(d):
+            return {k: v[rows] for k, v in d.items()}
+        n = len(range(*rows.indices(self.shape[0]))) if isinstance(rows, slice) else len(rows)
+        return Split(pick(self.x), (n, 1), {}, pick(self.targets), self.targets_data[rows],
+                     None if self.weight is None else self.weight[rows])
+
+    def restrict(self, mask):
+        """The same rows, counting only ``mask`` (a split of a recurrent run)."""
+        weight = mask.astype(self.targets_data.dtype) if self.weight is None else self.weight * mask
+        return replace(self, weight=weight, mask=mask)
+
+
+class Metric:
+    """Accuracy (classification) or Pearson R (regression), accumulated over batches."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.sums = np.zeros(6)
+
+    def add(self, Y, T):
+        if self.kind == "accuracy":
+            self.sums[0] += _losses.accuracy(Y, T) * Y.shape[0]
+            self.sums[1] += Y.shape[0]
+        else:
+            y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
+            self.sums += [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
+
+    def value(self):
+        if self.kind == "accuracy":
+            return self.sums[0] / self.sums[1] if self.sums[1] else math.nan
+        n, sy, st, syy, stt, syt = self.sums
+        if n < 2:
+            return math.nan
+        cov, vy, vt = syt - sy * st / n, syy - sy * sy / n, stt - st * st / n
+        return float(cov / math.sqrt(vy * vt)) if vy > 0 and vt > 0 else math.nan
+
+
+def data_outputs(net, trace):
+    """The output layers' activations in data units, side by side ``(rows, K)``."""
+    blocks = []
+    for name in net.outputs:
+        Y = trace.a[name]
+        blocks.append(net.output_scaling[name].invert(Y) if name in net.output_scaling else Y)
+    return np.hstack(blocks)
+
+
+class Problem:
+    """What an algorithm optimises: the loss of ``net`` on the training split (see the
+    module docstring for the interface).
+
+    Parameters
+    ----------
+    splits : dict ``"train"``, ``"val"``, ``"test"`` -> Split (or None)
+    loss : str
+    l2 : float
+    metric : {"accuracy", "R"}
+    """
+
+    def __init__(self, net, splits, loss, l2, metric):
+        self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
+        self.train = splits["train"]
+        self.scale = error_scale(net)
+        self.theta = net.theta
+        self.grad = np.empty_like(self.theta)
+        self.grad_views = net.views(self.grad)
+        self.recurrent = plan(net).recurrent
+        self._cache = (None, None, None)
+
+    @property
+    def n(self):
+        return self.train.n
+
+    def batches(self, batch_size, rng):
+        """Shuffled index batches covering the training split once (the whole split,
+        ``[None]``, for a recurrent network: its series are run whole)."""
+        if self.recurrent:
+            return [None]
+        perm = rng.permutation(self.n)
+        return [perm[i:i + batch_size] for i in range(0, self.n, batch_size)]
+
+    def run(self, split):
+        """The forward run of ``split`` at the current parameters (the splits of a
+        recurrent run share one run, cached until the parameters change)."""
+        if not self.recurrent:
+            return run(self.net, split.x, split.shape, split.states)
+        x, theta, trace = self._cache
+        if x is not split.x or not np.array_equal(theta, self.theta):
+            trace = run(self.net, split.x, split.shape, split.states)
+            self._cache = (split.x, self.theta.copy(), trace)
+        return trace
+
+    def _loss(self, split, trace, need_delta):
+        outputs = self.net.outputs
+        return _losses.evaluate(self.loss, self.net, {o: trace.z[o] for o in outputs},
+                                {o: trace.a[o] for o in outputs}, split.targets, split.weight, self.scale,
+                                need_delta)
+
+    def _add_metric(self, metric, split, trace):
+        Y, T = data_outputs(self.net, trace), split.targets_data
+        if split.mask is not None:
+            Y, T = Y[split.mask], T[split.mask]
+        metric.add(Y, T)
+
+    def evaluate(self, idx=None, need_gradient=True, metric=None):
+        """``(loss, gradient)`` on the training split (or its rows ``idx``).
+
+        The gradient is written into one reused buffer.  ``metric`` (a :class:`Metric`)
+        accumulates the outputs when given.
+        """
+        split = self.train if idx is None else self.train.take(idx)
+        trace = self.run(split)
+        value, deltas = self._loss(split, trace, need_gradient)
+        grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
+        value, grad = add_l2(self.net, self.l2, value, grad)
+        if metric is not None:
+            self._add_metric(metric, split, trace)
+        return value, grad
+
+    def fresh_metric(self):
+        return Metric(self.metric)
+
+    def scores(self, name):
+        """``(loss, metric)`` of the split ``name``; NaN when it is empty."""
+        split = self.splits.get(name)
+        if split is None or split.n == 0:
+            return math.nan, math.nan
+        trace = self.run(split)
+        value, _ = self._loss(split, trace, need_delta=False)
+        metric = Metric(self.metric)
+        self._add_metric(metric, split, trace)
+        return value, metric.value()
+
+    def normal_equations(self, block_size=None, memory_reduction=None):
+        """The accumulator of ``JᵀJ`` and ``Jᵀe`` the Jacobian methods use."""
+        return NormalEquations(self, block_size, memory_reduction)
+
+
+class NormalEquations:
+    """``JᵀJ``, ``Jᵀe`` and the sum of squared errors of a :class:`Problem`'s training
+    split, in float64, over blocks of rows.
+
+    ``block_size`` rows go into one block of ``J`` (samples, or series × time steps of
+    a recurrent run); ``memory_reduction=m`` splits the rows into ``m`` blocks
+    (MATLAB's option); by default a block of ``J`` and of the sensitivities stays
+    under :data:`BLOCK_BYTES`.  A network without feedback from layers also runs its
+    forward pass block by block, so memory is bounded by the block size and
+    ``P²``; a recurrent network keeps its forward run (``rows × neurons``) and the
+    sensitivities of its last ``d_max`` steps.
+    """
+
+    def __init__(self, problem, block_size=None, memory_reduction=None):
+        self.problem = problem
+        net, split = problem.net, problem.train
+        rows = split.shape[0] * split.shape[1]
+        _, offsets = jacobian_seeds(net)
+        seeds = max(s.stop for s in offsets.values())
+        if block_size is not None and memory_reduction is not None:
+            raise ValueError("give block_size or memory_reduction, not both")
+        if memory_reduction is not None:
+            if int(memory_reduction) < 1:
+                raise ValueError(f"memory_reduction must be a positive integer, got {memory_reduction}")
+            block_size = math.ceil(rows / int(memory_reduction))
+        if block_size is None:
+            block_size = BLOCK_BYTES // (net.dtype.itemsize * (seeds + 1) * max(net.n_params, 1))
+        elif int(block_size) < 1:
+            raise ValueError(f"block_size must be a positive integer, got {block_size}")
+        self.block_size = max(1, min(int(block_size), rows))
+        K = sum(net.layers[o].size for o in net.outputs)
+        self.n_errors = K * (split.n if split.weight is None else float(np.sum(split.weight)))
+
+    def _parts(self):
+        """``(split, block_rows)``: blocks of independent rows run one at a time; a
+        recurrent run whole, its Jacobian in blocks of steps."""
+        split, n = self.problem.train, self.problem.train.n
+        if self.problem.recurrent:
+            yield split, self.block_size
+            return
+        for start in range(0, n, self.block_size):
+            yield (split if self.block_size >= n else split.take(slice(start, start + self.block_size))), None
+
+    def compute(self, metric=None):
+        """``(JᵀJ, Jᵀe, sse)`` at the current parameters (float64)."""
+        problem = self.problem
+        P = problem.theta.size
+        JtJ, Jte, sse = np.zeros((P, P)), np.zeros(P), 0.0
+        for split, block_rows in self._parts():
+            trace = problem.run(split)
+            for J, e, _ in jacobian_blocks(problem.net, trace, split.targets, problem.scale, split.weight,
+                                           block_rows):
+                J = J.astype(np.float64, copy=False)
+                e = e.astype(np.float64, copy=False)
+                JtJ += J.T @ J
+                Jte += J.T @ e
+                sse += float(e @ e)
+            if metric is not None:
+                problem._add_metric(metric, split, trace)
+        return JtJ, Jte, sse
+
+    def sse(self):
+        """Sum of squared (weighted, data-unit) errors at the current parameters."""
+        problem, total = self.problem, 0.0
+        for split, _ in self._parts():
+            trace = problem.run(split)
+            for name in problem.net.outputs:
+                e = trace.a[name] - split.targets[name]
+                if problem.scale and name in problem.scale:
+                    e = e * problem.scale[name]
+                if split.weight is not None:
+                    e = e * np.sqrt(split.weight)[:, None]
+                total += float(np.vdot(e, e))
+        return total

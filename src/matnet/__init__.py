@@ -16,12 +16,12 @@ import importlib
 
 from . import activations, compress, data, datasets, graph, init, losses, plot, train
 from .derivatives import check_gradient, gradient, jacobian, loss_value
-from .explain import explain
+from . import explain as _explain, simulate as _engine
 from .io import ModelFileError, load, save
 from .network import Connection, CycleError, Layer, Network, layer_recurrent, mlp, nar, narx, timedelay
 from .plot import report
 from .plot.summary import html_summary
-from .simulate import forward, predict, predict_ahead, predict_classes, simulate
+from .simulate import forward, predict, predict_ahead, predict_classes
 from .sweeps import sweep
 from .train import History, TrainingWarning, fit
 
@@ -31,13 +31,13 @@ __version__ = "0.1.0"
 Network.__call__ = predict
 Network.predict = predict
 Network.forward = forward
-Network.simulate = simulate
+Network.simulate = _engine.simulate
 Network.predict_ahead = predict_ahead
 Network.predict_classes = predict_classes
 Network.gradient = gradient
 Network.jacobian = jacobian
 Network.fit = fit
-Network.explain = explain
+Network.explain = _explain.explain
 Network.augmented = graph.augmented
 Network.adjacency = graph.adjacency
 Network.to_networkx = graph.to_networkx
@@ -59,5 +59,5 @@ def __getattr__(name):
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "save",
            "ModelFileError", "CycleError", "check_gradient", "gradient", "jacobian", "loss_value", "History",
-           "TrainingWarning", "fit", "explain", "simulate", "predict_ahead", "activations", "data", "datasets",
+           "TrainingWarning", "fit", "predict_ahead", "activations", "data", "datasets",
            "graph", "init", "losses", "train", "plot", "report", "compress", "sweep", "__version__"]

@@ -16,6 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import prepare_timeseries
+from .data.readers import DataError, is_nnc, read_nnc, read_table, select_columns
+from .datasets import maglev
+from .io import load
+from .network import mlp, narx
+from .train import ALGORITHMS
+
 __all__ = ["main", "UsageError"]
 
 
@@ -76,7 +83,6 @@ def _existing(path):
 
 def _load_columns(args):
     """``(X, T, input names, target names, classification)`` from ``args.data``."""
-    from .data.readers import is_nnc, read_nnc, read_table, select_columns
     path = _existing(args.data)
     if str(path).endswith(".csv") and is_nnc(path):
         arrays = read_nnc(path)
@@ -135,14 +141,11 @@ def _write_history(history, path):
 
 def _demo_data(quick):
     """The bundled demo: the levitated magnet, 4001 steps (1001 with --quick)."""
-    from .datasets import maglev
     data = maglev(n_steps=1001 if quick else 4001, seed=0)
     return data.u, data.y
 
 
 def cmd_train(args):
-    import matnet as mn
-    from .data import prepare_timeseries
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     hidden = _ints(args.hidden, "--hidden")
@@ -159,12 +162,12 @@ def cmd_train(args):
     if narx:
         if classification:
             raise UsageError("--narx models need numeric target columns")
-        net = mn.narx(_delays(args.input_delays, "--input-delays"), _delays(args.feedback_delays, "--feedback-delays"),
+        net = narx(_delays(args.input_delays, "--input-delays"), _delays(args.feedback_delays, "--feedback-delays"),
                       hidden, n_inputs=X.shape[1], n_outputs=T.shape[1], activation=args.activation, seed=args.seed)
         algorithm = args.algorithm or "br"
     else:
         n_out = len(np.unique(T)) if classification else T.shape[1]
-        net = mn.mlp([X.shape[1], *hidden, n_out], activation=args.activation,
+        net = mlp([X.shape[1], *hidden, n_out], activation=args.activation,
                      output_activation="softmax" if classification else "linear", seed=args.seed)
         algorithm = args.algorithm or ("scg" if classification else ("lm" if net.n_params <= 2000 else "scg"))
     start = time.perf_counter()
@@ -206,12 +209,10 @@ def _write_report(net, history, data, path):
 # -- predict, show, explain, export ------------------------------------------------------
 
 def _load_model(path):
-    import matnet as mn
-    return mn.load(_existing(path))
+    return load(_existing(path))
 
 
 def _input_matrix(net, args):
-    from .data.readers import is_nnc, read_nnc, read_table, select_columns
     path = _existing(args.data)
     if str(path).endswith(".csv") and is_nnc(path):
         x = read_nnc(path).get("x")
@@ -219,7 +220,7 @@ def _input_matrix(net, args):
             raise UsageError(f"{path}: an NNC data set needs the variable x")
         return x.reshape(len(x), -1).astype(np.float64), None
     table = read_table(path, missing=args.missing)
-    n_in = sum(net.inputs.values())
+    n_in = sum(net.inputs[name] for name in _exogenous(net))
     trained = ((net.training or {}).get("columns") or {}).get("inputs")
     if args.inputs:
         columns = select_columns(table, args.inputs)
@@ -234,13 +235,29 @@ def _input_matrix(net, args):
     return table.matrix(columns, "input"), table
 
 
+def _exogenous(net):
+    """The inputs a data file gives: all but an open-loop NARX's feedback inputs."""
+    return [name for name in net.inputs if name not in net.feedback]
+
+
+def _input_series(net, X):
+    """The columns of ``X`` split into the exogenous inputs, in order; and the network
+    that runs on them (a NARX in closed loop: it feeds back its own predictions)."""
+    closed = net.closed_loop() if any(k in net.inputs for k in net.feedback) else net
+    U, start = {}, 0
+    for name in _exogenous(net):
+        U[name] = X[:, start:start + net.inputs[name]]
+        start += net.inputs[name]
+    return closed, U or None
+
+
 def cmd_predict(args):
     net = _load_model(args.model)
     X, _ = _input_matrix(net, args)
     if net.is_dynamic:
-        exogenous = [k for k in net.inputs if k not in net.feedback]
-        closed = net.closed_loop() if any(k in net.inputs for k in net.feedback) else net
-        Y, _ = closed.simulate({exogenous[0]: X} if exogenous else None, n_steps=len(X))
+        closed, U = _input_series(net, X)
+        Y, _ = closed.simulate(U, n_steps=len(X))
+        Y = np.hstack(list(Y.values())) if isinstance(Y, dict) else Y
     else:
         Y = net(X)
     names = ((net.training or {}).get("columns") or {}).get("targets") or [f"y{k}" for k in range(np.shape(Y)[-1])]
@@ -284,7 +301,7 @@ def cmd_show(args):
             print(f"adjacency A_{d} (rows receive, columns send); nodes: {', '.join(map(str, nodes))}")
             print(np.array2string(M.toarray(), precision=3, suppress_small=True, max_line_width=160, threshold=2000))
     if args.picture:
-        from .plot import network
+        from .plot import network      # matplotlib, an optional dependency
         network(net).savefig(args.picture, dpi=120)
         print(f"wrote {args.picture}")
     return 0
@@ -293,7 +310,12 @@ def cmd_show(args):
 def cmd_explain(args):
     net = _load_model(args.model)
     if net.is_dynamic:
-        raise UsageError("explain works on static networks; this one has delays")
+        if args.data is None or args.sample is not None:
+            raise UsageError("a model with delays explains the first time steps of a DATA file "
+                             "(--row N: the first N steps)")
+        closed, U = _input_series(net, _input_matrix(net, args)[0])
+        print(closed.explain(U, format=args.format, max_samples=args.row or 3))
+        return 0
     if (args.sample is None) == (args.row is None):
         raise UsageError("give either --sample \"v1,v2,...\" or --row N DATA")
     if args.sample is not None:
@@ -365,7 +387,6 @@ def _data_options(p):
 
 
 def build_parser():
-    from .train import ALGORITHMS
     parser = _Parser(prog="matnet", description="Neural networks written and read as matrices.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -411,7 +432,8 @@ def build_parser():
     p.add_argument("model")
     p.add_argument("data", nargs="?", help="data file for --row")
     p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
-    p.add_argument("--row", type=int, help="data row to explain (the first data row is 1)")
+    p.add_argument("--row", type=int, help="data row to explain (the first data row is 1); for a model "
+                   "with delays, how many time steps to explain")
     p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
     _data_options(p)
     p.set_defaults(func=cmd_explain)
@@ -449,7 +471,6 @@ def main(argv=None):
     except Exception as e:             # a runtime failure: one line, the traceback with --debug
         if debug:
             raise
-        from .data.readers import DataError
         code = 2 if isinstance(e, DataError) else 1
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"matnet: error: {message}" + ("" if code == 2 else "  (--debug shows the traceback)"),

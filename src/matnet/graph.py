@@ -22,6 +22,7 @@ from . import activations as _activations
 from ._toposort import CycleError, _find_cycle
 from ._format import shape_str
 from .network import Network
+from .weights import operator
 
 __all__ = ["Node", "Nodes", "augmented", "from_augmented", "adjacency", "from_adjacency",
            "evaluate", "to_networkx"]
@@ -175,12 +176,6 @@ def _offsets(nodes):
     return start
 
 
-def _sparse_entries(W):
-    """Row and column of every stored entry of a :class:`~matnet.weights.Sparse` weight."""
-    indptr = np.asarray(W.indptr)
-    return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), np.asarray(W.indices)
-
-
 def adjacency(net):
     """The network as one weighted directed graph over its neurons.
 
@@ -195,17 +190,13 @@ def adjacency(net):
     start = _offsets(nodes)
     entries = {}
     for c in net.connections.values():
-        W = net.weights[c.key]
-        if getattr(W, "kind", None) == "sparse":     # its stored entries, no dense block
-            rows, cols = _sparse_entries(W)
-            entries.setdefault(0, []).append((rows + start[c.target], cols + start[c.source], W.params))
-            continue
-        W = np.asarray(W)
+        rows, cols, values = operator(net.weights[c.key]).entries()   # a sparse weight: its pattern
         n_in = net.size_of(c.source)
-        rows, cols = np.meshgrid(np.arange(W.shape[0]) + start[c.target], np.arange(n_in) + start[c.source],
-                                 indexing="ij")
+        block = cols // n_in                                            # which delay
         for k, d in enumerate(c.delays):
-            entries.setdefault(d, []).append((rows.ravel(), cols.ravel(), W[:, k * n_in:(k + 1) * n_in].ravel()))
+            at = block == k
+            entries.setdefault(d, []).append((rows[at] + start[c.target], cols[at] % n_in + start[c.source],
+                                              values[at]))
     bias = len(nodes) - 1
     for name, b in net.biases.items():
         rows = np.arange(b.size) + start[name]

@@ -197,7 +197,7 @@ def _build(document, arrays, fail):
         if form is not None:
             _verify(arrays, document["arrays"], f"W/{source}/{target}/", fail)
             parts = {k.rsplit("/", 1)[1]: a for k, a in arrays.items() if k.startswith(f"W/{source}/{target}/")}
-            shape = (net.layers[target].size, net.size_of(source))
+            shape = (net.layers[target].size, len(delays or [0]) * net.size_of(source))
             weight = weights_from_arrays(form, shape, parts)
         net.connect(source, target, weight, delays=delays)
     expected = {k: v for k, v in _weight_arrays(net).items()}

@@ -7,6 +7,7 @@ named ``s[j](t-d)``.  Matrix names follow :mod:`matnet.network`: ``W[x→h1]``, 
 from __future__ import annotations
 
 from ..network import weight_label
+from .layout import depths
 
 __all__ = ["unit_names", "row_names", "column_names", "weight_title", "shape_text", "network_name"]
 
@@ -45,7 +46,6 @@ def weight_title(key, shape):
 def network_name(net):
     """``2-3-1 network`` when every input and layer has a column of its own (a chain),
     else ``network of 3 inputs and 6 neurons``."""
-    from .layout import depths
     depth = depths(net)
     if len(set(depth.values())) == len(depth):
         sizes = [net.size_of(name) for name in sorted(depth, key=depth.get)]

@@ -10,7 +10,8 @@ else — it never asks which form a weight has:
   weight's parameters (``(n_params,)``);
 * ``jacobian(X, D)`` — the same per sample and seed: ``D`` ``(K, batch, n_out)`` gives
   ``(batch, K, n_params)``, the weight's columns of a Jacobian;
-* ``to_dense()`` — the ``(n_out, n_in)`` matrix, for pictures, export and checks.
+* ``to_dense()`` — the ``(n_out, n_in)`` matrix, for pictures, export and checks;
+  ``entries()`` — the entries it holds, as the edges of a graph.
 
 Delay blocks need no operation of their own: a connection with delays ``[d1..dk]``
 acts on the stacked vector ``[a(t-d1); ...; a(t-dk)]`` (its ``n_in`` is ``k`` times the
@@ -59,6 +60,13 @@ class WeightOperator:
     def to_dense(self):
         """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
         raise NotImplementedError
+
+    def entries(self):
+        """``(rows, columns, values)`` of the entries the weight holds (every entry of a
+        dense or factorised matrix; a sparse one's pattern): the edges of the graph."""
+        W = np.asarray(self.to_dense())
+        rows, cols = np.indices(W.shape)
+        return rows.ravel(), cols.ravel(), W.ravel()
 
 
 def _into(out, value):

@@ -176,6 +176,11 @@ class Sparse(WeightRepresentation):
         return W
 
     # -- computing -------------------------------------------------------------------
+    def entries(self):
+        """``(rows, columns, values)`` of the pattern only (no dense block is formed)."""
+        indptr = np.asarray(self.indptr)
+        return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), np.asarray(self.indices), self.params
+
     def dot(self, X):
         """``X @ W.T``: ``(batch, n_in) -> (batch, n_out)`` (an F-ordered array)."""
         X, single = self._batch(X, self.shape[1], "X")

@@ -188,14 +188,19 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
         blocks = [(slice(None), slice(a, min(a + B, T))) for a in range(0, T, B)]
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
     for series, steps in blocks:
-        E, G = explicit_jacobian(net, trace, layers, offsets, series, steps)
-        sens = E if recurrence is None else recurrence(E, G, steps)
-        J = sens[:, out_rows] * s[:, None]
         e = np.hstack([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
                        for o in p.outputs]) * s
-        if weight is not None:
-            root = np.sqrt(trace.block(np.asarray(weight, net.dtype)[:, None], series, steps))
-            J, e = J * root[:, :, None], e * root
+        root = None if weight is None else np.sqrt(trace.block(np.asarray(weight, net.dtype)[:, None], series, steps))
+        if recurrence is None:          # the seeds are the outputs: scale them, J is E
+            seed = s[None, :] if root is None else s[None, :] * root
+            J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed)
+        else:                           # the recurrence needs raw sensitivities; scale the outputs' rows
+            E, G = explicit_jacobian(net, trace, layers, offsets, series, steps)
+            J = recurrence(E, G, steps)[:, out_rows] * s[:, None]
+            if root is not None:
+                J *= root[:, :, None]
+        if root is not None:
+            e *= root
         yield J.reshape(-1, J.shape[-1]), e.reshape(-1), (series if recurrence is None else (series, steps))
 
 
@@ -204,8 +209,11 @@ def _scale(net, scale, name):
     return np.ones(size, net.dtype) if not scale or name not in scale else scale[name].astype(net.dtype)
 
 
-def explicit_jacobian(net, trace, layers, offsets, series=slice(None), steps=slice(None)):
+def explicit_jacobian(net, trace, layers, offsets, series=slice(None), steps=slice(None), seed=None):
     """One reverse sweep within a step from every neuron of ``layers`` at once.
+
+    ``seed`` ``(rows or 1, K')``, optional, scales each row's seeds (error scales and
+    weights, when the seeds are the outputs).
 
     Returns
     -------
@@ -223,9 +231,10 @@ def explicit_jacobian(net, trace, layers, offsets, series=slice(None), steps=sli
     dA, G = {}, {}
     for name in layers:
         size = net.layers[name].size
-        seed = np.zeros((K, n, size), net.dtype)
-        seed[offsets[name].start + np.arange(size), :, np.arange(size)] = 1
-        dA[name] = seed
+        rows = offsets[name].start + np.arange(size)
+        start = np.zeros((K, n, size), net.dtype)
+        start[rows, :, np.arange(size)] = 1 if seed is None else seed[:, rows].T
+        dA[name] = start
     for step in reversed(p.steps):
         upstream = dA.pop(step.layer, None)
         if upstream is None:                    # no seed depends on this layer

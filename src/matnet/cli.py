@@ -150,7 +150,7 @@ def cmd_train(args):
     out.mkdir(parents=True, exist_ok=True)
     hidden = _ints(args.hidden, "--hidden")
     division = _division(args.division)
-    narx = args.narx or args.data is None
+    is_narx = args.narx or args.data is None
     if args.data is None:
         X, T = _demo_data(args.quick)
         in_names, out_names, classification = ["current"], ["position"], False
@@ -159,7 +159,7 @@ def cmd_train(args):
     else:
         X, T, in_names, out_names, classification = _load_columns(args)
     epochs = args.epochs if args.epochs is not None else (100 if args.quick else None)
-    if narx:
+    if is_narx:
         if classification:
             raise UsageError("--narx models need numeric target columns")
         net = narx(_delays(args.input_delays, "--input-delays"), _delays(args.feedback_delays, "--feedback-delays"),
@@ -174,12 +174,12 @@ def cmd_train(args):
     history = net.fit(X, T, algorithm=algorithm, epochs=epochs, division=division, seed=args.seed)
     seconds = time.perf_counter() - start
     net.training = {**(net.training or {}), "columns": {"inputs": in_names, "targets": out_names},
-                    "task": "narx" if narx else ("classification" if classification else "regression")}
+                    "task": "narx" if is_narx else ("classification" if classification else "regression")}
     net.save(out / "model.npz")
     _write_history(history, out / "history.csv")
     print(_summary_table(history, seconds))
     report_data = (X, T)
-    if narx:
+    if is_narx:
         closed = net.closed_loop()
         closed.save(out / "model_closed_loop.npz")
         test_start = int(len(X) * (division[0] + (division[1] if len(division) > 2 else 0)))

@@ -36,12 +36,15 @@ def fitted(model, X, y):
 
 # -- from_sklearn / to_sklearn -----------------------------------------------------
 
+MATNET_NAME = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 def test_from_sklearn_regressor(activation):
     X, y = make_regression(n_samples=60, n_features=4, n_targets=2, random_state=0)
     mlp = fitted(MLPRegressor(hidden_layer_sizes=(5, 3), activation=activation, max_iter=50, random_state=0), X, y)
     net = from_sklearn(mlp)
-    assert [l.activation.name for l in net.layers.values()] == [mn.interop.sklearn._HIDDEN[activation]] * 2 + ["linear"]
+    assert [l.activation.name for l in net.layers.values()] == [MATNET_NAME[activation]] * 2 + ["linear"]
     np.testing.assert_array_equal(net.weights["x", "h1"], mlp.coefs_[0].T)
     np.testing.assert_allclose(net(X), mlp.predict(X), rtol=1e-10, atol=1e-10)
 

@@ -58,16 +58,21 @@ def test_classes_are_ordinary_module_level_classes(module, classes):
         assert (cls.__module__, cls.__qualname__) == (submodule.__name__, name)
 
 
-def test_without_optional_packages_each_converter_names_its_extra():
-    """matnet, matnet.interop and matnet.sweeps import without onnx, torch, sklearn, joblib, dask,
-    pandas; a converter, or a submodule that needs one of them, then names the extra to install."""
-    code = """
+BLOCK = """
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {'onnx', 'onnxruntime', 'torch', 'sklearn', 'joblib', 'dask', 'pandas'}:
+        if name.split('.')[0] in {'onnx', 'onnxruntime', 'torch', 'sklearn', 'joblib', 'dask', 'pandas',
+                                  'matplotlib', 'networkx', 'threadpoolctl'}:
             raise ImportError('blocked ' + name)
 sys.meta_path.insert(0, Block())
+"""
+
+
+def test_without_optional_packages_each_converter_names_its_extra():
+    """matnet, matnet.interop and matnet.sweeps import with only NumPy and SciPy; a converter,
+    or a submodule that needs an optional package, then names the extra to install."""
+    code = BLOCK + """
 import matnet, matnet.interop, matnet.sweeps
 net = matnet.mlp([2, 1], seed=0)
 for f, extra in [(lambda: matnet.interop.to_onnx(net, 'x.onnx'), 'onnx'), (lambda: matnet.interop.to_torch(net), 'torch'),
@@ -83,3 +88,9 @@ for f, extra in [(lambda: matnet.interop.to_onnx(net, 'x.onnx'), 'onnx'), (lambd
 print('ok')
 """
     assert run(code) == "ok"
+
+
+@pytest.mark.xfail(strict=True, reason="matnet.__all__ still lists MatnetRegressor and MatnetClassifier, which "
+                                       "need scikit-learn; remove this mark when they leave __all__")
+def test_star_import_needs_only_numpy_and_scipy():
+    assert run(BLOCK + "from matnet import *\nprint('ok')") == "ok"

@@ -62,6 +62,15 @@ def test_from_sklearn_classifier(n_classes):
     assert (net.predict_classes(X) == mlp.predict(X)).all()
 
 
+def test_from_sklearn_multilabel_classifier_has_no_classes():
+    X = np.random.default_rng(2).normal(size=(80, 5))
+    Y = (X[:, :3] > 0).astype(int)                                         # three labels per sample
+    mlp = fitted(MLPClassifier(hidden_layer_sizes=(6,), max_iter=100, random_state=0), X, Y)
+    net = from_sklearn(mlp)
+    assert net.classes is None and net.layers["y"].activation.name == "sigmoid"
+    np.testing.assert_allclose(net(X), mlp.predict_proba(X), rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-6)])
 def test_sklearn_to_matnet_to_torch(dtype, tol):
     torch = pytest.importorskip("torch")

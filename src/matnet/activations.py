@@ -67,6 +67,9 @@ class Equivalent:
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))   # read-only, as the rest
 
+    def __repr__(self):
+        return f"Equivalent({self.name!r}, {dict(self.params)!r})" if self.params else f"Equivalent({self.name!r})"
+
 
 @dataclass(frozen=True)
 class Activation:

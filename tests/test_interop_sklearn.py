@@ -36,12 +36,15 @@ def fitted(model, X, y):
 
 # -- from_sklearn / to_sklearn -----------------------------------------------------
 
+MATNET_NAME = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+
+
 @pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 def test_from_sklearn_regressor(activation):
     X, y = make_regression(n_samples=60, n_features=4, n_targets=2, random_state=0)
     mlp = fitted(MLPRegressor(hidden_layer_sizes=(5, 3), activation=activation, max_iter=50, random_state=0), X, y)
     net = from_sklearn(mlp)
-    assert [l.activation.name for l in net.layers.values()] == [mn.interop.sklearn._HIDDEN[activation]] * 2 + ["linear"]
+    assert [l.activation.name for l in net.layers.values()] == [MATNET_NAME[activation]] * 2 + ["linear"]
     np.testing.assert_array_equal(net.weights["x", "h1"], mlp.coefs_[0].T)
     np.testing.assert_allclose(net(X), mlp.predict(X), rtol=1e-10, atol=1e-10)
 
@@ -57,6 +60,15 @@ def test_from_sklearn_classifier(n_classes):
     proba = mlp.predict_proba(X)
     np.testing.assert_allclose(net(X), proba[:, 1:] if n_classes == 2 else proba, rtol=1e-10, atol=1e-12)
     assert (net.predict_classes(X) == mlp.predict(X)).all()
+
+
+def test_from_sklearn_multilabel_classifier_has_no_classes():
+    X = np.random.default_rng(2).normal(size=(80, 5))
+    Y = (X[:, :3] > 0).astype(int)                                         # three labels per sample
+    mlp = fitted(MLPClassifier(hidden_layer_sizes=(6,), max_iter=100, random_state=0), X, Y)
+    net = from_sklearn(mlp)
+    assert net.classes is None and net.layers["y"].activation.name == "sigmoid"
+    np.testing.assert_allclose(net(X), mlp.predict_proba(X), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-10), ("float32", 1e-6)])

@@ -11,7 +11,7 @@ from matnet.data.scaling import minmax, standard
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-from matnet.interop import _is_chain  # noqa: E402
+from matnet.interop._common import is_chain  # noqa: E402
 from matnet.interop.torch import from_torch, to_torch  # noqa: E402
 
 ALL = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "satlin", "satlins", "hardlim",
@@ -55,7 +55,7 @@ def test_random_networks_round_trip(seed, dtype, chain, scaled):
     if scaled:
         scale_randomly(net, rng)
     module = to_torch(net)
-    assert isinstance(module, nn.Sequential) == _is_chain(net)
+    assert isinstance(module, nn.Sequential) == is_chain(net)
     assert all(p.dtype == TORCH_DTYPE[dtype] for p in module.parameters())
     X = random_inputs(net, 5, seed)
     expected = as_dict(net, net(X))

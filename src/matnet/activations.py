@@ -10,15 +10,65 @@ with respect to ``A`` into one with respect to ``Z`` (the vector-Jacobian produc
 Names follow the textbooks, with MATLAB's names as aliases (``purelin``, ``tansig``,
 ``logsig``, ``poslin``).  A user-supplied pair ``(f, df)`` of elementwise functions,
 ``df(z)`` the derivative of ``f`` at ``z``, works wherever a name does.
+
+Equivalents in other libraries
+------------------------------
+Each built-in activation declares how ONNX, PyTorch and scikit-learn write the same
+function, as an :class:`Equivalent` (a name and the constants that fix the function)
+in its fields ``onnx``, ``torch`` and ``sklearn`` (None where that library has no
+such function).  The converters in :mod:`matnet.interop` read these declarations
+both ways, so this module is the one place that says which function is which:
+
+* ``onnx`` — an operator of the default domain applied to the net input ``z`` (its
+  first input); ``params`` are its attributes, or its constant inputs named as in
+  the operator's specification.  ``satlin`` is ``Equivalent("Clip", {"min": 0.0,
+  "max": 1.0})``; ``hardlim`` is ``GreaterOrEqual`` with ``B = 0`` (the converter
+  casts the comparison to the data type).
+* ``torch`` — a module class of ``torch.nn`` (or :class:`matnet.interop.torch.Hardlim`,
+  which torch lacks) and its constructor arguments: ``leaky_relu`` is
+  ``Equivalent("LeakyReLU", {"negative_slope": 0.01})``.
+* ``sklearn`` — a value of the ``activation`` (hidden layers) or ``out_activation_``
+  of scikit-learn's MLP: ``sigmoid`` is ``Equivalent("logistic")``.
+
+:func:`from_equivalent` goes the other way: from a library's name and constants to
+the activation, e.g. ``from_equivalent("onnx", "LeakyRelu", {"alpha": 0.01})``.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["Activation", "get", "names"]
+__all__ = ["Activation", "Equivalent", "LIBRARIES", "get", "names", "with_equivalent", "from_equivalent"]
+
+LIBRARIES = ("onnx", "torch", "sklearn")
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """An activation as another library writes it (see the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        ONNX operator, ``torch.nn`` module class, or scikit-learn activation name.
+    params : mapping
+        The constants that fix the function: ONNX attributes or constant inputs,
+        torch constructor arguments (numbers; the feature axis is -1).
+    """
+
+    name: str
+    params: Mapping = field(default_factory=dict, hash=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))   # read-only, as the rest
+
+    def __repr__(self):
+        return f"Equivalent({self.name!r}, {dict(self.params)!r})" if self.params else f"Equivalent({self.name!r})"
 
 
 @dataclass(frozen=True)
@@ -41,6 +91,9 @@ class Activation:
         ``'active'`` range); used by Nguyen–Widrow initialisation.
     output_range : (float, float)
         The range of the function's values.
+    onnx, torch, sklearn : Equivalent or None
+        The same function in ONNX, PyTorch and scikit-learn (see the module
+        docstring); None where the library has none.
     """
 
     name: str
@@ -50,6 +103,9 @@ class Activation:
     active_range: tuple = (-np.inf, np.inf)
     output_range: tuple = (-np.inf, np.inf)
     builtin: bool = field(default=False, repr=False)
+    onnx: Equivalent | None = field(default=None, repr=False)
+    torch: Equivalent | None = field(default=None, repr=False)
+    sklearn: Equivalent | None = field(default=None, repr=False)
 
     def __call__(self, Z):
         return self.function(Z)
@@ -166,20 +222,35 @@ def _satlins_d(z, a):
 
 
 _INF = np.inf
+_E = Equivalent
 _BUILTIN = {
     a.name: a
     for a in [
-        Activation("linear", _identity, _ones),
-        Activation("sigmoid", _sigmoid, _sigmoid_d, active_range=(-4, 4), output_range=(0, 1)),
-        Activation("tanh", np.tanh, _tanh_d, active_range=(-2, 2), output_range=(-1, 1)),
-        Activation("relu", _relu, _relu_d, active_range=(0, _INF), output_range=(0, _INF)),
-        Activation("leaky_relu", _leaky_relu, _leaky_relu_d),
-        Activation("elu", _elu, _elu_d, output_range=(-1, _INF)),
-        Activation("softplus", _softplus, _softplus_d, output_range=(0, _INF)),
-        Activation("softmax", _softmax, None, elementwise=False, output_range=(0, 1)),
-        Activation("hardlim", _hardlim, _zeros, active_range=(0, 0), output_range=(0, 1)),
-        Activation("satlin", _satlin, _satlin_d, active_range=(0, 1), output_range=(0, 1)),
-        Activation("satlins", _satlins, _satlins_d, active_range=(-1, 1), output_range=(-1, 1)),
+        Activation("linear", _identity, _ones,
+                   onnx=_E("Identity"), torch=_E("Identity"), sklearn=_E("identity")),
+        Activation("sigmoid", _sigmoid, _sigmoid_d, active_range=(-4, 4), output_range=(0, 1),
+                   onnx=_E("Sigmoid"), torch=_E("Sigmoid"), sklearn=_E("logistic")),
+        Activation("tanh", np.tanh, _tanh_d, active_range=(-2, 2), output_range=(-1, 1),
+                   onnx=_E("Tanh"), torch=_E("Tanh"), sklearn=_E("tanh")),
+        Activation("relu", _relu, _relu_d, active_range=(0, _INF), output_range=(0, _INF),
+                   onnx=_E("Relu"), torch=_E("ReLU"), sklearn=_E("relu")),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_d,
+                   onnx=_E("LeakyRelu", {"alpha": LEAKY_SLOPE}),
+                   torch=_E("LeakyReLU", {"negative_slope": LEAKY_SLOPE})),
+        Activation("elu", _elu, _elu_d, output_range=(-1, _INF),
+                   onnx=_E("Elu", {"alpha": 1.0}), torch=_E("ELU", {"alpha": 1.0})),
+        Activation("softplus", _softplus, _softplus_d, output_range=(0, _INF),
+                   onnx=_E("Softplus"), torch=_E("Softplus", {"beta": 1.0})),
+        Activation("softmax", _softmax, None, elementwise=False, output_range=(0, 1),
+                   onnx=_E("Softmax", {"axis": -1}), torch=_E("Softmax", {"dim": -1}), sklearn=_E("softmax")),
+        Activation("hardlim", _hardlim, _zeros, active_range=(0, 0), output_range=(0, 1),
+                   onnx=_E("GreaterOrEqual", {"B": 0.0}), torch=_E("Hardlim")),
+        Activation("satlin", _satlin, _satlin_d, active_range=(0, 1), output_range=(0, 1),
+                   onnx=_E("Clip", {"min": 0.0, "max": 1.0}),
+                   torch=_E("Hardtanh", {"min_val": 0.0, "max_val": 1.0})),
+        Activation("satlins", _satlins, _satlins_d, active_range=(-1, 1), output_range=(-1, 1),
+                   onnx=_E("Clip", {"min": -1.0, "max": 1.0}),
+                   torch=_E("Hardtanh", {"min_val": -1.0, "max_val": 1.0})),
     ]
 }
 _BUILTIN = {name: Activation(**{**act.__dict__, "builtin": True}) for name, act in _BUILTIN.items()}
@@ -223,3 +294,55 @@ def get(spec) -> Activation:
     raise TypeError(
         f"activation must be a name, an Activation or a pair (f, df) of functions, got {spec!r}"
     )
+
+
+def with_equivalent(library, name):
+    """The built-in activations whose ``library`` equivalent is called ``name``.
+
+    Parameters
+    ----------
+    library : {"onnx", "torch", "sklearn"}
+    name : str
+        E.g. ``"Clip"`` (ONNX), which gives satlin and satlins.
+
+    Returns
+    -------
+    list of Activation
+        In the order of :func:`names`; empty when no activation has that equivalent.
+    """
+    if library not in LIBRARIES:
+        raise ValueError(f"library must be one of {', '.join(LIBRARIES)}, got {library!r}")
+    return [a for a in _BUILTIN.values() if getattr(a, library) is not None and getattr(a, library).name == name]
+
+
+def from_equivalent(library, name, params=None, rtol=0.0):
+    """The built-in activation that ``library`` writes as ``name`` with constants ``params``.
+
+    Parameters
+    ----------
+    library : {"onnx", "torch", "sklearn"}
+    name : str
+        ONNX operator, ``torch.nn`` class name or scikit-learn activation name.
+    params : mapping, optional
+        The library's constants (attributes, constructor arguments, ...).  Only those
+        an equivalent declares are compared; a declared one that is missing does not
+        match, and other entries are ignored.
+    rtol : float
+        Relative tolerance for numbers (ONNX stores float attributes as float32).
+
+    Returns
+    -------
+    Activation or None
+        None when no built-in activation is ``name`` with these constants.
+    """
+    params = {} if params is None else params
+    return next((a for a in with_equivalent(library, name)
+                 if _same_params(getattr(a, library).params, params, rtol)), None)
+
+
+def _same_params(declared, given, rtol):
+    """Whether ``given`` has every key of ``declared`` with the same value (numbers up to ``rtol``)."""
+    def same(a, b):
+        numbers = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in (a, b))
+        return math.isclose(a, b, rel_tol=rtol, abs_tol=0.0) if numbers else a == b
+    return all(key in given and same(given[key], value) for key, value in declared.items())

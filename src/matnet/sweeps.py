@@ -37,6 +37,8 @@ import time
 
 import numpy as np
 
+from .init import initialize
+
 __all__ = ["sweep", "summarize", "folds", "METRICS"]
 
 METRICS = ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "test_metric", "epochs",
@@ -96,7 +98,6 @@ def _fit_one(build, params, X, T, division, fit_options, run_seed, takes_seed, i
         init_seed, fit_seed = np.random.SeedSequence(run_seed).spawn(2)
         net = build(**params, seed=np.random.default_rng(init_seed)) if takes_seed else build(**params)
         if not takes_seed:
-            from .init import initialize
             initialize(net, init, seed=np.random.default_rng(init_seed))
         options = {"progress": False, **fit_options, "division": division,
                    "seed": np.random.default_rng(fit_seed)}

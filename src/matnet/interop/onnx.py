@@ -14,10 +14,13 @@ The exported graph
   ``(n_out, n_in)`` as the initializer ``W/<source>/<target>`` (a compressed weight
   representation is written as its dense matrix); the first one of a
   layer carries the bias ``b/<layer>`` as ``C``; the terms are summed with ``Add``;
-* one activation node per layer, named as the layer: ``Identity`` (linear),
-  ``Sigmoid``, ``Tanh``, ``Relu``, ``Softmax(axis=-1)``, ``Clip`` (satlin, satlins),
-  ``GreaterOrEqual`` + ``Cast`` (hardlim), and ``LeakyRelu(0.01)``, ``Elu(1)``,
-  ``Softplus`` for float32.  For float64 these three are model-local functions
+* one activation node per layer, named as the layer: the operator the activation
+  declares as its ONNX equivalent (:mod:`matnet.activations`) with its attributes,
+  its constant inputs as initializers ``const/<value>`` (``Clip``'s bounds), and a
+  comparison cast to the data type (hardlim's ``GreaterOrEqual`` + ``Cast``):
+  ``Identity`` (linear), ``Sigmoid``, ``Tanh``, ``Relu``, ``Softmax(axis=-1)``,
+  ``Clip`` (satlin, satlins), and ``LeakyRelu(0.01)``, ``Elu(1)``, ``Softplus`` for
+  float32.  For float64 these three operators become model-local functions
   ``matnet.leaky_relu``, ``matnet.elu``, ``matnet.softplus`` built from primitive
   ops, because onnxruntime has no double kernels for ``Elu``/``Softplus`` and the
   ``alpha`` attribute of ``LeakyRelu`` is a float32 (0.01 would be off by 2e-8);
@@ -29,31 +32,35 @@ The exported graph
 
 Intermediate tensors are named ``/<name>/...`` (``/`` cannot occur in matnet names),
 so they never collide with inputs, outputs or initializers.
+
+Importing this module imports onnx (``pip install matnet[onnx]``).
 """
 from __future__ import annotations
 
 import json
 import os
+from importlib import metadata
 
 import numpy as np
 
+from .. import activations
 from .._files import write_atomically
-from . import _check_static, _inverse_form, _require, _scaling_from_inverse
+from ..data.scaling import KINDS, Scaling
+from ..network import Network
+from ._common import check_static, inverse_form, missing_package, scaling_from_inverse
+
+try:
+    import onnx
+    from onnx import helper, numpy_helper
+except ImportError as e:
+    raise missing_package(__name__, "the package 'onnx'", "onnx", e) from e
 
 __all__ = ["to_onnx", "onnx_model", "from_onnx", "MIN_OPSET"]
 
 MIN_OPSET = 13          # Softmax over one axis, Clip with tensor bounds, GreaterOrEqual
 FUNCTION_DOMAIN = "matnet"
 METADATA_KEY = "matnet"
-_NATIVE32 = {"linear": ("Identity", {}), "sigmoid": ("Sigmoid", {}), "tanh": ("Tanh", {}),
-             "relu": ("Relu", {}), "softmax": ("Softmax", {"axis": -1}),
-             "leaky_relu": ("LeakyRelu", {"alpha": 0.01}), "elu": ("Elu", {"alpha": 1.0}),
-             "softplus": ("Softplus", {})}
-_FUNCTIONS = ("leaky_relu", "elu", "softplus")   # float64 only
-
-
-def _onnx():
-    return _require("onnx", "onnx")
+_COMPARISONS = ("GreaterOrEqual",)   # operators with a boolean result, cast to the data type
 
 
 # -- export ------------------------------------------------------------------------
@@ -89,8 +96,7 @@ def to_onnx(net, path, opset=17, dtype=None):
 
 def onnx_model(net, opset=17, dtype=None):
     """The ONNX ``ModelProto`` of ``net`` (see :func:`to_onnx`), checked, not written."""
-    onnx = _onnx()
-    _check_static(net, "ONNX export")
+    check_static(net, "ONNX export")
     latest = onnx.defs.onnx_opset_version()
     if not isinstance(opset, (int, np.integer)) or not MIN_OPSET <= opset <= latest:
         raise ValueError(f"opset must be an integer from {MIN_OPSET} to {latest} (this onnx), got {opset!r}")
@@ -105,28 +111,32 @@ class _Exporter:
     """Builds the nodes, initializers and functions of one network's graph."""
 
     def __init__(self, net, opset):
-        self.onnx = _onnx()
         self.net, self.opset = net, opset
         self.float64 = net.dtype == np.float64
-        self.elem = self.onnx.TensorProto.DOUBLE if self.float64 else self.onnx.TensorProto.FLOAT
+        self.elem = onnx.TensorProto.DOUBLE if self.float64 else onnx.TensorProto.FLOAT
         self.nodes, self.initializers, self.functions = [], [], {}
 
     def constant(self, name, array):
-        self.initializers.append(self.onnx.numpy_helper.from_array(
+        self.initializers.append(numpy_helper.from_array(
             np.ascontiguousarray(np.asarray(array, self.net.dtype)), name))
         return name
 
+    def scalar(self, value):
+        """The initializer ``const/<value>``, written once for the whole graph."""
+        name = f"const/{value:g}"
+        if all(t.name != name for t in self.initializers):
+            self.constant(name, np.array(value))
+        return name
+
     def node(self, op, inputs, output, name, domain="", **attributes):
-        self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, domain=domain,
-                                                     **attributes))
+        self.nodes.append(helper.make_node(op, inputs, [output], name=name, domain=domain, **attributes))
         return output
 
     def model(self):
-        helper, net = self.onnx.helper, self.net
+        net = self.net
         values = {name: self.input(name) for name in net.inputs}
-        shared = {}
         for name in net.topological_order():
-            values[name] = self.layer(name, values, shared)
+            values[name] = self.layer(name, values)
         for name in net.outputs:
             self.output(name, values[name])
         io = lambda name, size: helper.make_tensor_value_info(name, self.elem, ["batch", size])  # noqa: E731
@@ -152,7 +162,7 @@ class _Exporter:
         return self.node("Add", [mul, self.constant(f"scaling/inputs/{name}/shift", scaling.shift)],
                          f"/{name}/scaled", f"/{name}/shift")
 
-    def layer(self, name, values, shared):
+    def layer(self, name, values):
         net, layer = self.net, self.net.layers[name]
         bias = [self.constant(f"b/{name}", net.biases[name])] if layer.bias else []
         terms = [(values[c.source], self.constant(f"W/{c.source}/{name}", net.weights[c.key]))
@@ -167,61 +177,91 @@ class _Exporter:
                              f"/{name}/gemm{k}", transB=1)
             z = part if z is None else self.node("Add", [z, part], f"/{name}/sum{k}", f"/{name}/add{k}")
         scaled = name in net.outputs and name in net.output_scaling
-        return self.activation(name, layer.activation.name, z, f"/{name}/a" if scaled else name, shared)
+        return self.activation(name, layer.activation, z, f"/{name}/a" if scaled else name)
 
-    def activation(self, name, kind, z, out, shared):
-        def const(key, value):
-            if key not in shared:
-                shared[key] = self.constant(f"const/{key}", np.array(value))
-            return shared[key]
-        if kind == "hardlim":
-            step = self.node("GreaterOrEqual", [z, const("zero", 0.0)], f"/{name}/step", f"/{name}/ge")
-            return self.node("Cast", [step], out, name, to=self.elem)
-        if kind in ("satlin", "satlins"):
-            low = const("zero", 0.0) if kind == "satlin" else const("minus_one", -1.0)
-            return self.node("Clip", [z, low, const("one", 1.0)], out, name)
-        if kind in _FUNCTIONS and self.float64:
-            if kind not in self.functions:
-                self.functions[kind] = function_proto(kind, self.opset)
-            return self.node(kind, [z], out, name, domain=FUNCTION_DOMAIN)
-        op, attributes = _NATIVE32[kind]
-        return self.node(op, [z], out, name, **attributes)
+    def activation(self, name, activation, z, out):
+        """The nodes of layer ``name``, ``out = activation(z)``, as the activation declares its
+        ONNX equivalent (a float64 function for the operators of ``_DOUBLE_BODIES``)."""
+        op = activation.onnx.name
+        if self.float64 and op in _DOUBLE_BODIES:
+            if activation.name not in self.functions:
+                self.functions[activation.name] = function_proto(activation.name, self.opset)
+            return self.node(activation.name, [z], out, name, domain=FUNCTION_DOMAIN)
+        constants, attributes = _operands(op, activation.onnx.params, self.opset)
+        inputs = [z, *("" if value is None else self.scalar(value) for value in constants)]
+        if op in _COMPARISONS:
+            test = self.node(op, inputs, f"/{name}/test", f"/{name}/{op}", **attributes)
+            return self.node("Cast", [test], out, name, to=self.elem)
+        return self.node(op, inputs, out, name, **attributes)
 
     def output(self, name, value):
         scaling = self.net.output_scaling.get(name)
         if scaling is None:
             return
-        inverse, offset = _inverse_form(scaling)
+        inverse, offset = inverse_form(scaling)
         mul = self.node("Mul", [value, self.constant(f"scaling/outputs/{name}/inverse_scale", inverse)],
                         f"/{name}/unscaled_mul", f"/{name}/unscale")
         self.node("Add", [mul, self.constant(f"scaling/outputs/{name}/offset", offset)], name,
                   f"/{name}/unshift")
 
 
-def function_proto(kind, opset):
-    """The float64 function ``matnet.<kind>`` (leaky_relu, elu or softplus) as
-    primitive ONNX ops, equal to matnet's activation up to rounding."""
-    onnx = _onnx()
-    helper, numpy_helper = onnx.helper, onnx.numpy_helper
+def _operands(op, params, opset):
+    """``(constant inputs after z, attributes)`` of operator ``op`` with ``params``: those named as
+    its inputs in the operator's specification (None for a skipped optional one), then the rest."""
+    names = [i.name for i in onnx.defs.get_schema(op, opset).inputs][1:]
+    given = [k for k, name in enumerate(names) if name in params]
+    constants = [params.get(name) for name in names[:given[-1] + 1]] if given else []
+    return constants, {key: value for key, value in params.items() if key not in names}
 
-    def const(name, value):
-        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float64)))
-    n = helper.make_node
-    if kind == "leaky_relu":   # where(z > 0, z, z * 0.01)
-        body = [const("zero", 0.0), const("slope", 0.01), n("Greater", ["z", "zero"], ["positive"]),
-                n("Mul", ["z", "slope"], ["leak"]), n("Where", ["positive", "z", "leak"], ["a"])]
-    elif kind == "elu":        # where(z > 0, z, exp(min(z, 0)) - 1)
-        body = [const("zero", 0.0), const("one", 1.0), n("Min", ["z", "zero"], ["negative"]),
-                n("Exp", ["negative"], ["e"]), n("Sub", ["e", "one"], ["em1"]),
-                n("Greater", ["z", "zero"], ["positive"]), n("Where", ["positive", "z", "em1"], ["a"])]
-    elif kind == "softplus":   # max(z, 0) + log(1 + exp(-|z|)), stable for any z
-        body = [const("one", 1.0), n("Relu", ["z"], ["r"]), n("Abs", ["z"], ["m"]), n("Neg", ["m"], ["nm"]),
-                n("Exp", ["nm"], ["e"]), n("Add", ["e", "one"], ["e1"]), n("Log", ["e1"], ["l"]),
-                n("Add", ["r", "l"], ["a"])]
-    else:
-        raise ValueError(f"no ONNX function for {kind!r}")
+
+def function_proto(kind, opset):
+    """The float64 function ``matnet.<kind>``: the ONNX operator of activation ``kind``
+    (LeakyRelu, Elu or Softplus) as primitive ops, equal to matnet's activation up to rounding."""
+    if kind not in _function_kinds():
+        raise ValueError(f"no ONNX function for {kind!r}; there are functions for {', '.join(_function_kinds())}")
+    equivalent = activations.get(kind).onnx
+    body = _DOUBLE_BODIES[equivalent.name](**equivalent.params)
     return helper.make_function(FUNCTION_DOMAIN, kind, ["z"], ["a"], body, [helper.make_opsetid("", opset)],
                                 doc_string=f"matnet's {kind} in float64")
+
+
+def _function_kinds():
+    """The activations written as float64 functions: those whose ONNX operator has a body below."""
+    return [name for name in activations.names() if activations.get(name).onnx.name in _DOUBLE_BODIES]
+
+
+def _scalar_node(name, value):
+    """A ``Constant`` node of a float64 scalar."""
+    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, np.float64)))
+
+
+def _leaky_relu_body(alpha):
+    """ONNX's ``LeakyRelu``: where(z > 0, z, z * alpha)."""
+    n = helper.make_node
+    return [_scalar_node("zero", 0.0), _scalar_node("slope", alpha), n("Greater", ["z", "zero"], ["positive"]),
+            n("Mul", ["z", "slope"], ["leak"]), n("Where", ["positive", "z", "leak"], ["a"])]
+
+
+def _elu_body(alpha):
+    """ONNX's ``Elu`` with alpha 1: where(z > 0, z, exp(min(z, 0)) - 1)."""
+    if alpha != 1:
+        raise ValueError(f"the float64 Elu function is written for alpha 1, got {alpha}")
+    n = helper.make_node
+    return [_scalar_node("zero", 0.0), _scalar_node("one", 1.0), n("Min", ["z", "zero"], ["negative"]),
+            n("Exp", ["negative"], ["e"]), n("Sub", ["e", "one"], ["em1"]),
+            n("Greater", ["z", "zero"], ["positive"]), n("Where", ["positive", "z", "em1"], ["a"])]
+
+
+def _softplus_body():
+    """ONNX's ``Softplus``: max(z, 0) + log(1 + exp(-|z|)), stable for any z."""
+    n = helper.make_node
+    return [_scalar_node("one", 1.0), n("Relu", ["z"], ["r"]), n("Abs", ["z"], ["m"]), n("Neg", ["m"], ["nm"]),
+            n("Exp", ["nm"], ["e"]), n("Add", ["e", "one"], ["e1"]), n("Log", ["e1"], ["l"]),
+            n("Add", ["r", "l"], ["a"])]
+
+
+# ONNX operators that onnxruntime cannot run exactly in float64, as bodies of primitive ops
+_DOUBLE_BODIES = {"LeakyRelu": _leaky_relu_body, "Elu": _elu_body, "Softplus": _softplus_body}
 
 
 def _metadata(net):
@@ -235,10 +275,10 @@ def _metadata(net):
 
 
 def _version():
+    """matnet's installed version, or "" when it runs from a source tree."""
     try:
-        from .. import __version__
-        return __version__
-    except ImportError:  # pragma: no cover - during a partial import
+        return metadata.version("matnet")
+    except metadata.PackageNotFoundError:
         return ""
 
 
@@ -281,7 +321,6 @@ def from_onnx(path):
 
 
 def _load(path):
-    onnx = _onnx()
     if isinstance(path, onnx.ModelProto):
         return path, "<ModelProto>"
     if isinstance(path, (bytes, bytearray)):
@@ -325,20 +364,17 @@ class _Sum:
 
 
 class _Step:
-    """``z >= 0`` of a net input (hardlim before its ``Cast``)."""
+    """A comparison of a net input before its ``Cast``: the layer of activation ``kind``
+    (``z >= 0``: hardlim)."""
 
-    def __init__(self, z):
-        self.z = z
+    def __init__(self, z, kind):
+        self.z, self.kind = z, kind
 
 
 class _Importer:
     """Symbolic execution of a graph into layer specifications, then a Network."""
 
-    ACTIVATIONS = {"Relu": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax",
-                   "LeakyRelu": "leaky_relu", "Elu": "elu", "Softplus": "softplus"}
-
     def __init__(self, model, label):
-        self.onnx = _onnx()
         self.model, self.label, self.graph = model, label, model.graph
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.layers = []       # dicts: size, activation, terms, bias, hints
@@ -362,7 +398,6 @@ class _Importer:
         return self.build(outputs)
 
     def read_constants(self):
-        onnx = self.onnx
         for tensor in self.graph.initializer:
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
                 raise self.fail(f"initializer {tensor.name!r} is stored in an external file; "
@@ -371,7 +406,7 @@ class _Importer:
 
     def array(self, tensor, what):
         try:
-            array = self.onnx.numpy_helper.to_array(tensor)
+            array = numpy_helper.to_array(tensor)
         except Exception as e:
             raise self.fail(f"{what} is damaged ({type(e).__name__}: {e})") from None
         if array.dtype.kind not in "fiub":
@@ -379,7 +414,7 @@ class _Importer:
         return array
 
     def read_inputs(self):
-        types = {self.onnx.TensorProto.FLOAT: np.float32, self.onnx.TensorProto.DOUBLE: np.float64}
+        types = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64}
         names = [i for i in self.graph.input if i.name not in self.values]   # old files list initializers
         if not names:
             raise self.fail("the graph has no inputs")
@@ -408,7 +443,7 @@ class _Importer:
 
     # -- nodes ---------------------------------------------------------------------
     def run(self, node):
-        if any(a.type in (self.onnx.AttributeProto.GRAPH, self.onnx.AttributeProto.GRAPHS)
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
                for a in node.attribute):
             raise self.unsupported(node)
         inputs = [self.get(name, node) if name else None for name in node.input]
@@ -418,6 +453,8 @@ class _Importer:
             raise self.unsupported(node)
         else:
             handler = getattr(self, f"op_{node.op_type}", None)
+            if handler is None and activations.with_equivalent("onnx", node.op_type):
+                handler = self.activation
             if handler is None:
                 raise self.unsupported(node)
             result = handler(node, inputs, self.attributes(node))
@@ -427,12 +464,13 @@ class _Importer:
 
     def unsupported(self, node):
         domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
+        ops = dict.fromkeys(activations.get(name).onnx.name for name in activations.names())
         return self.fail(f"{self.where(node)}: op type {domain}{node.op_type!r} is not supported; matnet "
-                         "imports MLP-like graphs (Gemm, MatMul, Add, Relu, LeakyRelu, Tanh, Sigmoid, "
-                         "Softmax, Elu, Softplus, Clip, Identity, Flatten, Mul/Sub/Div by constants)")
+                         f"imports MLP-like graphs (Gemm, MatMul, Add, Flatten, Mul/Sub/Div by constants, "
+                         f"and the activations {', '.join(ops)})")
 
     def attributes(self, node):
-        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
     def const(self, value, node, what):
         if not isinstance(value, np.ndarray):
@@ -469,20 +507,25 @@ class _Importer:
         return inputs[0]
 
     def op_Cast(self, node, inputs, attrs):
-        target = {self.onnx.TensorProto.FLOAT: np.float32, self.onnx.TensorProto.DOUBLE: np.float64}.get(attrs.get("to"))
+        target = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64}.get(attrs.get("to"))
         if target is None:
             raise self.fail(f"{self.where(node)}: only casts to float or double are supported")
         if isinstance(inputs[0], _Step):
-            return self.layer(inputs[0].z, "hardlim", node)
+            return self.layer(inputs[0].z, inputs[0].kind, node)
         if isinstance(inputs[0], np.ndarray):
             return inputs[0].astype(target)
         return inputs[0]
 
     def op_GreaterOrEqual(self, node, inputs, attrs):
         z, threshold = inputs
-        if not isinstance(threshold, np.ndarray) or threshold.size != 1 or float(threshold.reshape(-1)[0]) != 0:
-            raise self.fail(f"{self.where(node)}: only GreaterOrEqual(z, 0) followed by Cast (hardlim) is supported")
-        return _Step(self.as_sum(z, node))
+        kind = None
+        if isinstance(threshold, np.ndarray) and threshold.size == 1:
+            kind = activations.from_equivalent("onnx", "GreaterOrEqual", {"B": float(threshold.reshape(-1)[0])})
+        if kind is None:
+            options = " or ".join(f"GreaterOrEqual(z, {a.onnx.params['B']:g}) followed by Cast ({a.name})"
+                                  for a in activations.with_equivalent("onnx", "GreaterOrEqual"))
+            raise self.fail(f"{self.where(node)}: only {options} is supported")
+        return _Step(self.as_sum(z, node), kind.name)
 
     def op_Clip(self, node, inputs, attrs):
         low = inputs[1] if len(inputs) > 1 else attrs.get("min")
@@ -491,35 +534,46 @@ class _Importer:
             bounds = (float(np.asarray(low).reshape(-1)[0]), float(np.asarray(high).reshape(-1)[0]))
         except (TypeError, ValueError, IndexError):
             bounds = None
-        kind = {(0.0, 1.0): "satlin", (-1.0, 1.0): "satlins"}.get(bounds)
-        if kind is None or any(not isinstance(v, (np.ndarray, float)) or np.size(v) != 1 for v in (low, high)):
-            raise self.fail(f"{self.where(node)}: only Clip to [0, 1] (satlin) or [-1, 1] (satlins) "
-                            f"is supported, got bounds {bounds}")
-        return self.layer(inputs[0], kind, node)
+        kind = None
+        if bounds is not None and all(isinstance(v, (np.ndarray, float)) and np.size(v) == 1 for v in (low, high)):
+            kind = activations.from_equivalent("onnx", "Clip", {"min": bounds[0], "max": bounds[1]})
+        if kind is None:
+            options = " or ".join(f"[{a.onnx.params['min']:g}, {a.onnx.params['max']:g}] ({a.name})"
+                                  for a in activations.with_equivalent("onnx", "Clip"))
+            raise self.fail(f"{self.where(node)}: only Clip to {options} is supported, got bounds {bounds}")
+        return self.layer(inputs[0], kind.name, node)
 
     def activation(self, node, inputs, attrs):
-        kind = self.ACTIVATIONS[node.op_type]
-        if kind == "leaky_relu" and not np.isclose(attrs.get("alpha", 0.01), 0.01, rtol=1e-6, atol=0):
-            raise self.fail(f"{self.where(node)}: LeakyRelu with alpha {attrs['alpha']:g}; matnet's leaky_relu "
-                            "has slope 0.01")
-        if kind == "elu" and not np.isclose(attrs.get("alpha", 1.0), 1.0, rtol=1e-6, atol=0):
-            raise self.fail(f"{self.where(node)}: Elu with alpha {attrs['alpha']:g}; matnet's elu has alpha 1")
-        if kind == "softmax":
-            default = -1 if self.opset >= 13 else 1
-            if attrs.get("axis", default) not in (-1, 1):
-                raise self.fail(f"{self.where(node)}: Softmax over axis {attrs['axis']}; only the last axis "
-                                "(features) is supported")
-        return self.layer(inputs[0], kind, node)
+        """The layer of the activation that declares this node's operator and attributes
+        as its ONNX equivalent (Relu, LeakyRelu, Softmax, ...)."""
+        params = {**self.defaults(node), **attrs}
+        if "axis" in params:    # the data is (batch, features): only the features' axis, 1 or -1
+            if params["axis"] not in (-1, 1):
+                raise self.fail(f"{self.where(node)}: {node.op_type} over axis {params['axis']}; only the last "
+                                "axis (features) is supported")
+            params["axis"] = -1
+        kind = activations.from_equivalent("onnx", node.op_type, params, rtol=1e-6)   # float attributes are float32
+        if kind is None:
+            raise self.fail(f"{self.where(node)}: {_mismatch(node.op_type, params)}")
+        return self.layer(inputs[0], kind.name, node)
 
-    op_Relu = op_Tanh = op_Sigmoid = op_Softmax = op_LeakyRelu = op_Elu = op_Softplus = activation
+    def defaults(self, node):
+        """The default values of the attributes of ``node``'s operator in the model's opset."""
+        try:
+            schema = onnx.defs.get_schema(node.op_type, self.opset)
+        except onnx.defs.SchemaError:
+            raise self.unsupported(node) from None
+        return {name: helper.get_attribute_value(a.default_value) for name, a in schema.attributes.items()
+                if a.default_value.type != onnx.AttributeProto.UNDEFINED}
 
     def function(self, node, inputs):
         defined = {(f.domain, f.name): f for f in self.model.functions}
         function = defined.get((node.domain, node.op_type))
-        if node.op_type not in _FUNCTIONS or function is None or not _same_body(
+        kinds = _function_kinds()
+        if node.op_type not in kinds or function is None or not _same_body(
                 function, function_proto(node.op_type, self.opset)):
             raise self.fail(f"{self.where(node)}: op type {node.domain}.{node.op_type!r} is not one of "
-                            f"matnet's functions ({', '.join(_FUNCTIONS)}) as to_onnx writes them")
+                            f"matnet's functions ({', '.join(kinds)}) as to_onnx writes them")
         return self.layer(inputs[0], node.op_type, node)
 
     def op_Gemm(self, node, inputs, attrs):
@@ -671,7 +725,7 @@ class _Importer:
             raise self.fail(f"graph output {name!r} is not computed by any node")
         value = self.values[name]
         if isinstance(value, _Sum):
-            fake = self.onnx.helper.make_node("Identity", [name], [name], name=name)
+            fake = helper.make_node("Identity", [name], [name], name=name)
             value = self.layer(value, "linear", fake)
         scaling = None
         if isinstance(value, _Affine):
@@ -688,7 +742,6 @@ class _Importer:
 
     # -- the network ---------------------------------------------------------------
     def build(self, outputs):
-        from ..network import Network
         keys = [key for key, _ in outputs]
         if len(set(keys)) != len(keys):
             raise self.fail("two graph outputs are the same layer; matnet outputs are distinct layers")
@@ -764,7 +817,6 @@ class _Importer:
         return out
 
     def set_scaling(self, net, input_names, scalings, names, outputs, meta):
-        from ..data.scaling import KINDS, Scaling
         declared_in, declared_out = meta.get("input_scaling") or {}, meta.get("output_scaling") or {}
         for key, affine in scalings.items():
             name = input_names[key]
@@ -782,7 +834,7 @@ class _Importer:
             kind = info.get("kind") if info.get("kind") in KINDS else "minmax"
             value = np.asarray(info.get("value", []), dtype=np.float64)
             value = value if value.shape == affine.scale.shape else None
-            net.output_scaling[name] = _scaling_from_inverse(affine.scale, affine.shift, kind, value, net.dtype)
+            net.output_scaling[name] = scaling_from_inverse(affine.scale, affine.shift, kind, value, net.dtype)
 
     def metadata(self):
         text = next((p.value for p in self.model.metadata_props if p.key == METADATA_KEY), None)
@@ -795,6 +847,21 @@ class _Importer:
         if not isinstance(meta, dict):
             raise self.fail(f"metadata {METADATA_KEY!r} must be a JSON object")
         return meta
+
+
+def _mismatch(op, params):
+    """Why ``op`` with ``params`` is none of matnet's activations, e.g.
+    ``"LeakyRelu with alpha 0.2; matnet's leaky_relu has alpha 0.01"``."""
+    options = activations.with_equivalent("onnx", op)
+    given = {key: params.get(key) for a in options for key in a.onnx.params}
+    has = " or ".join(f"{a.name} has {_show(a.onnx.params)}" for a in options)
+    return f"{op} with {_show(given)}; matnet's {has}"
+
+
+def _show(params):
+    """``"alpha 0.01, axis -1"``."""
+    return ", ".join(f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+                     for key, value in params.items())
 
 
 def _same_body(function, expected):

@@ -8,16 +8,17 @@ matrices).  A chain ``x → h1 → ... → y`` becomes an
 Input and output scaling become :class:`Affine` modules (``x * scale + shift``) at the
 ends of the ``nn.Sequential`` (or buffers of the ``MatnetModule``).
 
-Activation modules: ``nn.ReLU``, ``nn.Tanh``, ``nn.Sigmoid``, ``nn.LeakyReLU(0.01)``,
-``nn.ELU(alpha=1)``, ``nn.Softplus(beta=1)``, ``nn.Softmax(dim=-1)``, ``nn.Hardtanh``
-to [0, 1] (satlin) or [-1, 1] (satlins), :class:`Hardlim`; ``nn.Identity``,
-``nn.Flatten`` and ``nn.Dropout`` (its inference behaviour) are passed over.
-``nn.Softplus`` turns linear above ``threshold`` (default 20, where it differs from
-matnet's softplus by ``log1p(exp(-20)) ≈ 2e-9``); :func:`to_torch` uses 40 for
-float64, where the difference is below rounding.
+Activation modules are those :mod:`matnet.activations` declares (``nn.ReLU``,
+``nn.Tanh``, ``nn.Sigmoid``, ``nn.LeakyReLU(0.01)``, ``nn.ELU(alpha=1)``,
+``nn.Softplus(beta=1)``, ``nn.Softmax(dim=-1)``, ``nn.Hardtanh`` to [0, 1] (satlin) or
+[-1, 1] (satlins), :class:`Hardlim`); ``nn.Identity``, ``nn.Flatten`` and
+``nn.Dropout`` (its inference behaviour) are passed over, and ``nn.Softmax(dim=1)``
+is the same as ``dim=-1`` on 2-D data.  ``nn.Softplus`` turns linear above
+``threshold`` (default 20, where it differs from matnet's softplus by
+``log1p(exp(-20)) ≈ 2e-9``); :func:`to_torch` uses 40 for float64, where the
+difference is below rounding.
 
-The torch classes :class:`Affine`, :class:`Hardlim` and :class:`MatnetModule` are
-defined on first use, so importing this module does not import torch.
+Importing this module imports torch (``pip install matnet[torch]``).
 """
 from __future__ import annotations
 
@@ -25,128 +26,116 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _check_static, _inverse_form, _is_chain, _require, _scaling_from_inverse
+from .. import activations
+from ..data.scaling import Scaling
+from ..network import Network
+from ._common import check_static, inverse_form, is_chain, missing_package, scaling_from_inverse
 
-__all__ = ["to_torch", "from_torch"]
+try:
+    import torch
+    from torch import nn
+except ImportError as e:
+    raise missing_package(__name__, "the package 'torch'", "torch", e) from e
 
-_TORCH_CLASSES = ("Affine", "Hardlim", "MatnetModule")
+__all__ = ["to_torch", "from_torch", "Affine", "Hardlim", "MatnetModule"]
 
-
-def _torch():
-    return _require("torch", "torch")
-
-
-def __getattr__(name):
-    if name in _TORCH_CLASSES:
-        _define_classes()
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _activation(kind, z):
-    """matnet's activation ``kind`` on a torch tensor."""
-    torch = _torch()
-    F = torch.nn.functional
-    if kind == "linear":
-        return z
-    if kind == "hardlim":
-        return (z >= 0).to(z.dtype)
-    if kind in ("satlin", "satlins"):
-        return torch.clamp(z, 0.0 if kind == "satlin" else -1.0, 1.0)
-    if kind == "softplus":
-        return F.softplus(z, beta=1.0, threshold=_softplus_threshold(z.dtype))
-    if kind == "leaky_relu":
-        return F.leaky_relu(z, 0.01)
-    if kind == "softmax":
-        return torch.softmax(z, dim=-1)
-    return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "elu": F.elu}[kind](z)
+_PASS_THROUGH = (nn.Identity, nn.Dropout)
+_SOFTPLUS_LINEAR = 20.0   # nn.Softplus's default threshold: the least from_torch accepts
 
 
-def _softplus_threshold(dtype):
-    return 40.0 if dtype == _torch().float64 else 20.0
+class Affine(nn.Module):
+    """``x * scale + shift`` feature by feature (matnet's input or output scaling).
+
+    ``kind`` and ``value`` keep the :class:`~matnet.data.scaling.Scaling`'s kind
+    and constant-feature values for the way back to matnet.
+    """
+
+    def __init__(self, scale, shift, kind="minmax", value=None):
+        super().__init__()
+        self.register_buffer("scale", torch.as_tensor(scale))
+        self.register_buffer("shift", torch.as_tensor(shift))
+        self.register_buffer("value", torch.as_tensor(shift if value is None else value))
+        self.kind = kind
+
+    def forward(self, x):
+        return x * self.scale + self.shift
+
+    def extra_repr(self):
+        return f"features={self.scale.numel()}, kind={self.kind!r}"
 
 
-def _define_classes():
-    if "MatnetModule" in globals():
-        return
-    torch = _torch()
-    nn = torch.nn
+class Hardlim(nn.Module):
+    """``1`` where ``x >= 0``, else ``0`` (MATLAB's ``hardlim``)."""
 
-    class Affine(nn.Module):
-        """``x * scale + shift`` feature by feature (matnet's input or output scaling).
+    def forward(self, x):
+        return (x >= 0).to(x.dtype)
 
-        ``kind`` and ``value`` keep the :class:`~matnet.data.scaling.Scaling`'s kind
-        and constant-feature values for the way back to matnet.
-        """
 
-        def __init__(self, scale, shift, kind="minmax", value=None):
-            super().__init__()
-            self.register_buffer("scale", torch.as_tensor(scale))
-            self.register_buffer("shift", torch.as_tensor(shift))
-            self.register_buffer("value", torch.as_tensor(shift if value is None else value))
-            self.kind = kind
+_OWN_MODULES = {cls.__name__: cls for cls in (Hardlim,)}   # activation modules torch lacks
 
-        def forward(self, x):
-            return x * self.scale + self.shift
 
-        def extra_repr(self):
-            return f"features={self.scale.numel()}, kind={self.kind!r}"
+class MatnetModule(nn.Module):
+    """A static matnet network of any shape as an ``nn.Module``.
 
-    class Hardlim(nn.Module):
-        """``1`` where ``x >= 0``, else ``0`` (MATLAB's ``hardlim``)."""
+    ``forward`` takes the inputs as keyword arguments named as the network's
+    inputs, as one dict, or positionally in input order; it returns a tensor
+    for one output layer and a dict ``layer -> tensor`` for several.
+    Parameters: ``weights[k]`` (matnet's ``W``, ``(n_out, n_in)``) and
+    ``biases[k]``; ``steps`` says which layer uses which, in topological order:
+    ``(layer, activation, [(source, weight index)], bias index or None)``, and
+    ``activation_modules[k]`` is step ``k``'s activation as a module.
+    """
 
-        def forward(self, x):
-            return (x >= 0).to(x.dtype)
+    def __init__(self, inputs, steps, outputs, weights, biases, input_scaling, output_scaling):
+        super().__init__()
+        self.inputs = list(inputs)                       # [(name, size)]
+        self.steps = [tuple(s) for s in steps]           # [(layer, activation, [(source, k)], k or None)]
+        self.outputs = list(outputs)
+        self.weights = nn.ParameterList([nn.Parameter(w) for w in weights])
+        self.biases = nn.ParameterList([nn.Parameter(b) for b in biases])
+        self.activation_modules = nn.ModuleList(
+            [_activation_module(activations.get(kind), weights[0].dtype) for _, kind, _, _ in self.steps])
+        self.input_scaling = nn.ModuleList([input_scaling[n] for n, _ in self.inputs if n in input_scaling])
+        self.output_scaling = nn.ModuleList([output_scaling[n] for n in self.outputs if n in output_scaling])
+        self.scaled_inputs = [n for n, _ in self.inputs if n in input_scaling]
+        self.scaled_outputs = [n for n in self.outputs if n in output_scaling]
 
-    class MatnetModule(nn.Module):
-        """A static matnet network of any shape as an ``nn.Module``.
+    def forward(self, *args, **kwargs):
+        names = [n for n, _ in self.inputs]
+        if len(args) == 1 and isinstance(args[0], Mapping) and not kwargs:
+            values = dict(args[0])
+        else:
+            values = dict(zip(names, args), **kwargs)
+        if set(values) != set(names):
+            raise ValueError(f"inputs must be exactly {', '.join(names)}; got {', '.join(map(str, values))}")
+        for name, module in zip(self.scaled_inputs, self.input_scaling):
+            values[name] = module(values[name])
+        for (layer, _, sources, bias), activation in zip(self.steps, self.activation_modules):
+            z = None
+            for source, k in sources:
+                part = values[source] @ self.weights[k].T
+                z = part if z is None else z + part
+            if bias is not None:
+                z = z + self.biases[bias]
+            values[layer] = activation(z)
+        out = {name: values[name] for name in self.outputs}
+        for name, module in zip(self.scaled_outputs, self.output_scaling):
+            out[name] = module(out[name])
+        return out[self.outputs[0]] if len(out) == 1 else out
 
-        ``forward`` takes the inputs as keyword arguments named as the network's
-        inputs, as one dict, or positionally in input order; it returns a tensor
-        for one output layer and a dict ``layer -> tensor`` for several.
-        Parameters: ``weights[k]`` (matnet's ``W``, ``(n_out, n_in)``) and
-        ``biases[k]``; ``steps`` says which layer uses which, in topological order:
-        ``(layer, activation, [(source, weight index)], bias index or None)``.
-        """
 
-        def __init__(self, inputs, steps, outputs, weights, biases, input_scaling, output_scaling):
-            super().__init__()
-            self.inputs = list(inputs)                       # [(name, size)]
-            self.steps = [tuple(s) for s in steps]           # [(layer, activation, [(source, k)], k or None)]
-            self.outputs = list(outputs)
-            self.weights = nn.ParameterList([nn.Parameter(w) for w in weights])
-            self.biases = nn.ParameterList([nn.Parameter(b) for b in biases])
-            self.input_scaling = nn.ModuleList([input_scaling[n] for n, _ in self.inputs if n in input_scaling])
-            self.output_scaling = nn.ModuleList([output_scaling[n] for n in self.outputs if n in output_scaling])
-            self.scaled_inputs = [n for n, _ in self.inputs if n in input_scaling]
-            self.scaled_outputs = [n for n in self.outputs if n in output_scaling]
+def _module_class(name):
+    """The activation module class ``name``: torch's, or one of :data:`_OWN_MODULES`."""
+    return _OWN_MODULES[name] if name in _OWN_MODULES else getattr(nn, name)
 
-        def forward(self, *args, **kwargs):
-            names = [n for n, _ in self.inputs]
-            if len(args) == 1 and isinstance(args[0], Mapping) and not kwargs:
-                values = dict(args[0])
-            else:
-                values = dict(zip(names, args), **kwargs)
-            if set(values) != set(names):
-                raise ValueError(f"inputs must be exactly {', '.join(names)}; got {', '.join(map(str, values))}")
-            for name, module in zip(self.scaled_inputs, self.input_scaling):
-                values[name] = module(values[name])
-            for layer, kind, sources, bias in self.steps:
-                z = None
-                for source, k in sources:
-                    part = values[source] @ self.weights[k].T
-                    z = part if z is None else z + part
-                if bias is not None:
-                    z = z + self.biases[bias]
-                values[layer] = _activation(kind, z)
-            out = {name: values[name] for name in self.outputs}
-            for name, module in zip(self.scaled_outputs, self.output_scaling):
-                out[name] = module(out[name])
-            return out[self.outputs[0]] if len(out) == 1 else out
 
-    for cls in (Affine, Hardlim, MatnetModule):
-        cls.__module__, cls.__qualname__ = __name__, cls.__name__
-        globals()[cls.__name__] = cls
+def _activation_module(activation, dtype):
+    """The module ``activation`` declares as its torch equivalent, for data of ``dtype``."""
+    cls = _module_class(activation.torch.name)
+    params = dict(activation.torch.params)
+    if cls is nn.Softplus:     # linear above the threshold: far enough that this is below rounding
+        params["threshold"] = 40.0 if dtype == torch.float64 else _SOFTPLUS_LINEAR
+    return cls(**params)
 
 
 # -- matnet → torch ----------------------------------------------------------------
@@ -169,16 +158,15 @@ def to_torch(net, dtype=None):
         modules first/last for input/output scaling; a :class:`MatnetModule`
         otherwise.
     """
-    _define_classes()
-    _check_static(net, "to_torch")
+    check_static(net, "to_torch")
     if dtype is not None:
         net = net.astype(dtype)
-    module = _sequential(net) if _is_chain(net) else _dag_module(net)
+    module = _sequential(net) if is_chain(net) else _dag_module(net)
     return module.eval()
 
 
 def _tensor(array):
-    return _torch().from_numpy(np.array(array, copy=True))
+    return torch.from_numpy(np.array(array, copy=True))
 
 
 def _affines(net):
@@ -186,38 +174,28 @@ def _affines(net):
               for k, s in net.input_scaling.items() if k in net.inputs}
     outputs = {}
     for k, s in net.output_scaling.items():
-        inverse, offset = _inverse_form(s)
+        inverse, offset = inverse_form(s)
         outputs[k] = Affine(_tensor(inverse), _tensor(offset), s.kind, _tensor(s.value))
     return inputs, outputs
 
 
 def _sequential(net):
-    nn = _torch().nn
-    dtype = getattr(_torch(), net.dtype.name)
+    dtype = getattr(torch, net.dtype.name)
     scale_in, scale_out = _affines(net)
     modules = list(scale_in.values())
     for name in net.topological_order():
         layer = net.layers[name]
         W = net.weights[net.incoming(name)[0].key]
         linear = nn.Linear(W.shape[1], W.shape[0], bias=layer.bias, dtype=dtype)
-        with _torch().no_grad():
+        with torch.no_grad():
             linear.weight.copy_(_tensor(W))
             if layer.bias:
                 linear.bias.copy_(_tensor(net.biases[name]))
         modules.append(linear)
         if layer.activation.name != "linear":
-            modules.append(_activation_module(layer.activation.name, dtype))
+            modules.append(_activation_module(layer.activation, dtype))
     modules.extend(scale_out[k] for k in net.outputs if k in scale_out)
     return nn.Sequential(*modules)
-
-
-def _activation_module(kind, dtype):
-    nn = _torch().nn
-    return {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-            "leaky_relu": lambda: nn.LeakyReLU(0.01), "elu": lambda: nn.ELU(1.0),
-            "softplus": lambda: nn.Softplus(1.0, _softplus_threshold(dtype)),
-            "softmax": lambda: nn.Softmax(dim=-1), "satlin": lambda: nn.Hardtanh(0.0, 1.0),
-            "satlins": lambda: nn.Hardtanh(-1.0, 1.0), "hardlim": Hardlim}[kind]()
 
 
 def _dag_module(net):
@@ -277,11 +255,9 @@ def from_torch(module, architecture=None, dtype=None, prefix=""):
         return _from_state_dict(module, architecture, dtype, prefix)
     if architecture is not None:
         raise ValueError("architecture= applies to a state dict only; a module describes itself")
-    torch = _torch()
-    _define_classes()
     if isinstance(module, MatnetModule):
         return _from_matnet_module(module, dtype)
-    if not isinstance(module, (torch.nn.Sequential, torch.nn.Linear)):
+    if not isinstance(module, (nn.Sequential, nn.Linear)):
         raise TypeError(f"from_torch takes an nn.Sequential, an nn.Linear, a MatnetModule or a state dict, "
                         f"got {type(module).__name__}")
     return _from_modules(_flatten(module), dtype)
@@ -297,7 +273,6 @@ def _numpy(value):
 
 
 def _flatten(module, path=""):
-    nn = _torch().nn
     if isinstance(module, nn.Sequential):
         out = []
         for key, child in module.named_children():
@@ -308,37 +283,56 @@ def _flatten(module, path=""):
 
 def _activation_of(module):
     """matnet's name for an activation module, ``""`` for a pass-through one, None if unsupported."""
-    nn = _torch().nn
-    simple = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", Hardlim: "hardlim",
-              nn.Identity: "", nn.Dropout: ""}
-    if type(module) in simple:
-        return simple[type(module)]
-    if type(module) is nn.Flatten:
-        return "" if (module.start_dim, module.end_dim) == (1, -1) else None
-    if type(module) is nn.LeakyReLU:
-        return "leaky_relu" if module.negative_slope == 0.01 else None
-    if type(module) is nn.ELU:
-        return "elu" if module.alpha == 1.0 else None
-    if type(module) is nn.Softplus:
-        return "softplus" if module.beta == 1.0 and module.threshold >= 20 else None
-    if type(module) is nn.Softmax:
-        return "softmax" if module.dim in (-1, 1, None) else None
-    if type(module) is nn.Hardtanh:
-        return {(0.0, 1.0): "satlin", (-1.0, 1.0): "satlins"}.get((module.min_val, module.max_val))
-    return None
+    if _passes_through(module):
+        return ""
+    activation = activations.from_equivalent("torch", type(module).__name__, _params(module))
+    if activation is None or _module_class(activation.torch.name) is not type(module):
+        return None
+    if type(module) is nn.Softplus and module.threshold < _SOFTPLUS_LINEAR:
+        return None
+    return activation.name
+
+
+def _passes_through(module):
+    """Whether ``module`` leaves 2-D data as it is: Identity, Dropout (at inference), Flatten(1, -1)."""
+    flattens_2d = type(module) is nn.Flatten and (module.start_dim, module.end_dim) == (1, -1)
+    return type(module) in _PASS_THROUGH or flattens_2d
+
+
+def _params(module):
+    """The module's constructor arguments (its attributes); on 2-D data ``dim`` 1 (or None) is -1."""
+    params = dict(vars(module))
+    if params.get("dim", -1) in (1, None):
+        params["dim"] = -1
+    return params
 
 
 def _why(module):
-    nn = _torch().nn
-    details = {nn.LeakyReLU: "negative_slope must be 0.01", nn.ELU: "alpha must be 1",
-               nn.Softplus: "beta must be 1 (and threshold >= 20)", nn.Softmax: "dim must be -1 or 1",
-               nn.Hardtanh: "bounds must be [0, 1] or [-1, 1]", nn.Flatten: "only Flatten(1, -1) of 2-D data"}
-    return details.get(type(module), "not a supported module")
+    """What ``module`` lacks to be one of matnet's activations, e.g. ``"alpha must be 1 (elu)"``."""
+    if type(module) is nn.Flatten:
+        return "only Flatten(1, -1) of 2-D data"
+    options = [a for a in activations.with_equivalent("torch", type(module).__name__)
+               if _module_class(a.torch.name) is type(module)]
+    if not options:
+        return "not a supported module"
+    needs = " or ".join(f"{_requirements(a.torch.params)} ({a.name})" for a in options)
+    return needs + (f" and threshold >= {_SOFTPLUS_LINEAR:g}" if type(module) is nn.Softplus else "")
+
+
+def _requirements(params):
+    """``"negative_slope must be 0.01"``; on 2-D data, ``dim`` -1 and 1 are the same axis."""
+    return ", ".join(f"{key} must be -1 or 1" if key == "dim" else f"{key} must be {value:g}"
+                     for key, value in params.items())
+
+
+def _supported():
+    """The modules from_torch reads, for messages: ``"nn.Linear, Identity, Sigmoid, ..."``."""
+    names = dict.fromkeys(activations.get(name).torch.name for name in activations.names())
+    return ", ".join(["nn.Linear", *names, "Flatten", "Dropout"])
 
 
 def _from_modules(modules, dtype):
     """Parse ``[(path, module)]``: [Affine] (Linear [activation])+ [Affine]."""
-    nn = _torch().nn
     weights, biases, acts = [], [], []
     scaling_in = scaling_out = None
     for path, m in modules:
@@ -359,9 +353,7 @@ def _from_modules(modules, dtype):
             continue
         kind = _activation_of(m)
         if kind is None:
-            raise ValueError(f"module {path} ({type(m).__name__}): {_why(m)}; from_torch takes nn.Linear and "
-                             "ReLU, Tanh, Sigmoid, LeakyReLU(0.01), ELU(1), Softplus, Softmax(-1), Hardtanh, "
-                             "Identity, Flatten, Dropout")
+            raise ValueError(f"module {path} ({type(m).__name__}): {_why(m)}; from_torch takes {_supported()}")
         if kind == "":
             continue
         if not acts or acts[-1] is not None:
@@ -375,31 +367,28 @@ def _from_modules(modules, dtype):
     return net
 
 
-def _chain(weights, biases, activations, dtype):
-    from ..network import Network
+def _chain(weights, biases, kinds, dtype):
+    """The network ``x → h1 → ... → y`` of these matrices and activation names."""
     if dtype is None:
-        kinds = {w.dtype for w in weights}
-        dtype = np.float32 if kinds == {np.dtype(np.float32)} else np.float64
+        dtype = np.float32 if {w.dtype for w in weights} == {np.dtype(np.float32)} else np.float64
     return Network.from_matrices([np.asarray(w, dtype) for w in weights],
                                  [None if b is None else np.asarray(b, dtype) for b in biases],
-                                 activations, dtype=dtype)
+                                 kinds, dtype=dtype)
 
 
 def _set_affine_scaling(net, scaling_in, scaling_out):
-    from ..data.scaling import Scaling
     if scaling_in is not None:
         arrays = [np.broadcast_to(_numpy(a), (net.inputs["x"],)).astype(net.dtype)
                   for a in (scaling_in.scale, scaling_in.shift, scaling_in.value)]
         net.input_scaling["x"] = Scaling(scaling_in.kind, *arrays)
     if scaling_out is not None:
         size = net.layers["y"].size
-        net.output_scaling["y"] = _scaling_from_inverse(
+        net.output_scaling["y"] = scaling_from_inverse(
             *(np.broadcast_to(_numpy(a), (size,)) for a in (scaling_out.scale, scaling_out.shift)),
             kind=scaling_out.kind, value=np.broadcast_to(_numpy(scaling_out.value), (size,)), dtype=net.dtype)
 
 
 def _from_state_dict(state, architecture, dtype, prefix):
-    from .. import activations as _activations
     state = {k: _numpy(v) for k, v in state.items()}
     weights, biases, acts, used = [], [], [], set()
     for index, entry in enumerate(architecture):
@@ -421,7 +410,7 @@ def _from_state_dict(state, architecture, dtype, prefix):
         elif isinstance(entry, str) and entry.lower() in ("identity", "flatten", "dropout"):
             continue
         elif isinstance(entry, str):
-            kind = _activations.get(entry).name
+            kind = activations.get(entry).name
             if not acts or acts[-1] is not None:
                 raise ValueError(f"architecture entry {index} ({entry!r}) must follow a Linear size")
             acts[-1] = kind
@@ -437,8 +426,6 @@ def _from_state_dict(state, architecture, dtype, prefix):
 
 
 def _from_matnet_module(module, dtype):
-    from ..data.scaling import Scaling
-    from ..network import Network
     params = [_numpy(w) for w in module.weights]
     dtype = dtype or (params[0].dtype if params else np.float64)
     net = Network(dtype=dtype)
@@ -456,6 +443,6 @@ def _from_matnet_module(module, dtype):
     for name, m in zip(module.scaled_inputs, module.input_scaling):
         net.input_scaling[name] = Scaling(m.kind, *(_numpy(a).astype(net.dtype) for a in (m.scale, m.shift, m.value)))
     for name, m in zip(module.scaled_outputs, module.output_scaling):
-        net.output_scaling[name] = _scaling_from_inverse(_numpy(m.scale), _numpy(m.shift), m.kind,
+        net.output_scaling[name] = scaling_from_inverse(_numpy(m.scale), _numpy(m.shift), m.kind,
                                                          _numpy(m.value), net.dtype)
     return net

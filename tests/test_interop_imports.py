@@ -90,7 +90,5 @@ print('ok')
     assert run(code) == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="matnet.__all__ still lists MatnetRegressor and MatnetClassifier, which "
-                                       "need scikit-learn; remove this mark when they leave __all__")
 def test_star_import_needs_only_numpy_and_scipy():
     assert run(BLOCK + "from matnet import *\nprint('ok')") == "ok"

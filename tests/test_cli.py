@@ -112,6 +112,30 @@ def test_narx_series(tmp_path, capsys):
     assert mn.load(tmp_path / "s" / "model_closed_loop.npz").connections["y", "h1"].delays == (1,)
 
 
+def test_predict_and_explain_a_narx_model_with_several_inputs(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    net = mn.Network(seed=0)
+    for name, size in (("a", 1), ("b", 2), ("y_fb", 1)):
+        net.add_input(name, size)
+    net.add_layer("h1", 3)
+    net.add_layer("y", 1, "linear")
+    net.connect("a", "h1", delays=[1, 2])
+    net.connect("b", "h1", delays=[0])
+    net.connect("y_fb", "h1", delays=[1])
+    net.connect("h1", "y")
+    net.feedback = {"y_fb": "y"}
+    net.save(tmp_path / "m.npz")
+    data = rng.normal(size=(20, 3))
+    path = _write_csv(tmp_path / "u.csv", ["a", "b1", "b2"], data.tolist())
+    code, stdout, _ = _run(["predict", tmp_path / "m.npz", path], capsys)
+    assert code == 0
+    Y = np.array([float(line) for line in stdout.split()[1:]])
+    expected, _ = net.closed_loop().simulate({"a": data[:, :1], "b": data[:, 1:]})
+    np.testing.assert_allclose(Y, expected[:, 0], rtol=1e-9)
+    code, stdout, _ = _run(["explain", tmp_path / "m.npz", path, "--row", "2"], capsys)
+    assert code == 0 and "Step 2 of 20" in stdout and "[a(t-1); a(t-2)]" in stdout and "Step 3" not in stdout
+
+
 def test_demo_quick_writes_the_report(tmp_path, capsys):
     code, stdout, _ = _run(["train", "--quick", "--out", tmp_path / "demo"], capsys)
     assert code == 0 and "levitated magnet" in stdout

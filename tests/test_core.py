@@ -147,3 +147,119 @@ def test_files_adjacency_explain_pictures_and_onnx(kind, form, tmp_path):
     else:
         to_onnx(net, tmp_path / "m.onnx")
         np.testing.assert_allclose(mn.interop.onnx.from_onnx(tmp_path / "m.onnx")(X), net(X), rtol=1e-12)
+
+
+# -- second-order training of recurrent networks in bounded memory -----------------
+
+def _recurrent_problem(n_steps, hidden=20, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-1, 1, size=(n_steps, 1))
+    y = np.zeros((n_steps, 1))
+    for t in range(2, n_steps):
+        y[t] = 0.6 * y[t - 1] - 0.1 * y[t - 2] + np.tanh(u[t - 1])
+    net = mn.narx([1, 2], [1, 2], [hidden], seed=seed).closed_loop()
+    net.weights["y", "h1"] *= 0.1                # a stable loop to start from
+    return net, u, y
+
+
+@pytest.mark.parametrize("options", [dict(block_size=1), dict(block_size=7), dict(memory_reduction=3)])
+def test_normal_equations_of_a_recurrent_run_in_blocks_equal_the_whole(options):
+    from matnet.derivatives import problem_of
+    net, u, y = _recurrent_problem(40, hidden=3)
+    u2, y2 = np.stack([u, -u]), np.stack([y, y[::-1]])          # two series
+    problem = problem_of(net, u2, y2, initial={"y": np.zeros((2, 2, 1)) + 0.1})
+    whole = problem.normal_equations(block_size=10_000).compute()
+    blocked = problem.normal_equations(**options).compute()
+    for a, b in zip(whole, blocked):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    J, e = net.jacobian(u2, y2, initial={"y": np.zeros((2, 2, 1)) + 0.1})
+    np.testing.assert_allclose(J.T @ J, whole[0], rtol=1e-12)
+
+
+def test_lm_on_a_20000_step_closed_loop_narx_keeps_memory_bounded():
+    """Bound: 24 MiB with 1,000-row blocks for 121 parameters; the whole Jacobian alone
+    would be 18.5 MiB and the former (steps, neurons, parameters) sensitivities 388 MiB."""
+    import tracemalloc
+    net, u, y = _recurrent_problem(20_000)
+    assert net.n_params == 121
+    tracemalloc.start()
+    try:
+        history = net.fit(u, y, algorithm="lm", epochs=1, division=None, block_size=1000, progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert history.train_loss[1] < history.train_loss[0]
+    assert peak < 24 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_block_options_are_checked():
+    net, u, y = _recurrent_problem(30, hidden=3)
+    with pytest.raises(ValueError, match="block_size or memory_reduction, not both"):
+        net.fit(u, y, algorithm="lm", block_size=5, memory_reduction=2, progress=False)
+    with pytest.raises(ValueError, match="block_size must be a positive integer"):
+        net.fit(u, y, algorithm="br", block_size=0, progress=False)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) for 'adam': block_size"):
+        net.fit(u, y, algorithm="adam", block_size=5, progress=False)
+    with pytest.raises(ValueError, match="'lm' chooses its own steps; lr and lr_schedule do not apply"):
+        net.fit(u, y, algorithm="lm", lr=0.1, progress=False)
+
+
+# -- several inputs and initial states everywhere ------------------------------------
+
+def _two_input_narx():
+    rng = np.random.default_rng(3)
+    u = {"a": rng.uniform(-1, 1, size=(120, 1)), "b": rng.uniform(-1, 1, size=(120, 2))}
+    y = np.zeros((120, 1))
+    for t in range(1, 120):
+        y[t] = 0.5 * y[t - 1] + 0.4 * u["a"][t - 1] - 0.3 * u["b"][t - 1, 1]
+    net = mn.Network(seed=0)
+    net.add_input("a", 1)
+    net.add_input("b", 2)
+    net.add_input("y_fb", 1)
+    net.add_layer("h1", 4)
+    net.add_layer("y", 1, "linear")
+    net.connect("a", "h1", delays=[1, 2])
+    net.connect("b", "h1", delays=[1])
+    net.connect("y_fb", "h1", delays=[1, 2])
+    net.connect("h1", "y")
+    net.feedback = {"y_fb": "y"}
+    return net, u, y
+
+
+def test_predict_ahead_and_simulate_with_several_exogenous_inputs():
+    net, u, y = _two_input_narx()
+    net.fit(u, y, algorithm="lm", epochs=30, seed=0, progress=False)
+    ahead = net.predict_ahead(u, y[:80], steps=40)
+    closed = net.closed_loop()
+    _, state = net.simulate({"a": u["a"][:80], "b": u["b"][:80], "y_fb": y[:80]})
+    start = {("y" if k == "y_fb" else k): v for k, v in state.items()}
+    free, _ = closed.simulate({"a": u["a"][80:], "b": u["b"][80:]}, initial=start)
+    np.testing.assert_allclose(ahead, free, rtol=1e-12)
+    np.testing.assert_allclose(net.predict_ahead(u, {"y": y[:80]}, steps=40), ahead, rtol=1e-15)
+    with pytest.raises(ValueError, match="U must give the exogenous inputs a, b"):
+        net.predict_ahead(u["a"], y[:80], steps=40)
+    with pytest.raises(ValueError, match="at least 110 steps of 'b', got 100"):
+        net.predict_ahead({"a": u["a"], "b": u["b"][:100]}, y[:80], steps=30)
+    inputs, targets, initial = mn.data.prepare_timeseries(net, u, y)
+    assert set(inputs) == {"a", "b", "y_fb"} and initial["b"].shape == (1, 2) and initial["a"].shape == (2, 1)
+
+
+def test_fit_gradient_and_jacobian_take_initial_states():
+    """Given the first steps as initial states, training on the rest is training with
+    those steps shifted off (MATLAB's preparets), bit for bit."""
+    net, u, y = _two_input_narx()
+    shifted = net.copy()
+    h1 = shifted.fit(u, y, algorithm="lm", epochs=5, seed=0, progress=False)
+    given = net.copy()
+    _, _, initial = mn.data.prepare_timeseries(net, u, y)
+    rest = {k: v[2:] for k, v in u.items()}
+    h2 = given.fit(rest, y[2:], algorithm="lm", epochs=5, seed=0, progress=False, initial=initial)
+    assert h1.train_loss == h2.train_loss
+    np.testing.assert_array_equal(shifted.get_flat(), given.get_flat())
+    g0 = net.gradient(rest, y[2:])[0]["a", "h1"]
+    g1 = net.gradient(rest, y[2:], initial=initial)[0]["a", "h1"]
+    assert not np.allclose(g0, g1)                   # the initial states matter
+    with pytest.raises(ValueError, match="no delay state 'h1'"):
+        net.jacobian(rest, y[2:], initial={"h1": np.zeros((1, 4))})
+    with pytest.raises(ValueError, match="initial= gives delay states; the network has no delays"):
+        mn.mlp([1, 2, 1]).gradient(np.ones((3, 1)), np.ones((3, 1)), initial={"x": np.ones((1, 1))})

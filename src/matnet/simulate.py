@@ -35,7 +35,7 @@ from .prepare import (as_rows, connection_inputs, initial_states, prepare_inputs
 from .weights import operator
 
 __all__ = ["Plan", "Trace", "plan", "run", "forward", "predict", "predict_classes", "simulate", "run_sequences",
-           "predict_ahead"]
+           "predict_ahead", "data_units"]
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,8 @@ def forward(net, X) -> Trace:
     return trace
 
 
-def _data_units(net, name, Y):
+def data_units(net, name, Y):
+    """Outputs ``Y`` of the output layer ``name`` in data units (its scaling undone)."""
     return net.output_scaling[name].invert(Y) if name in net.output_scaling else Y
 
 
@@ -258,7 +259,7 @@ def predict(net, X):
         a dict ``layer -> array`` when the network has several outputs.
     """
     trace = forward(net, X)
-    outputs = {name: _data_units(net, name, trace.a[name]) for name in plan(net).outputs}
+    outputs = {name: data_units(net, name, trace.a[name]) for name in plan(net).outputs}
     return _one_or_dict({k: (v[0] if trace.single else v) for k, v in outputs.items()})
 
 
@@ -341,7 +342,7 @@ def simulate(net, U, initial=None, n_steps=None):
     trace = run_sequences(net, inputs, states, T)
     outputs = {}
     for name in plan(net).outputs:
-        Y = _data_units(net, name, trace.a[name].reshape(S, T, -1))
+        Y = data_units(net, name, trace.a[name].reshape(S, T, -1))
         outputs[name] = Y[0] if single else Y
     final = {}
     for name, d in net.max_delays().items():

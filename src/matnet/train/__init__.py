@@ -4,24 +4,24 @@
 ``"rmsprop"`` (minibatch), ``"rprop"``, ``"lbfgs"``, ``"cg"``, ``"scg"`` (full batch) and the
 Jacobian methods ``"lm"`` (Levenberg–Marquardt) and ``"br"`` (Bayesian regularisation).
 """
-from .first_order import minibatch_runner, rprop_runner, scipy_runner
-from .fit import ALGORITHMS, Monitor, TrainingWarning, fit, register
+from .first_order import minibatch_runner, optimizer_options, rprop_runner, scipy_runner
+from .fit import ALGORITHMS, Algorithm, Monitor, TrainingWarning, fit, parse_options, register
 from .history import History
-from .levenberg_marquardt import br_runner, lm_runner
+from .levenberg_marquardt import LM_OPTIONS, br_runner, lm_runner
 from .problem import NormalEquations, Problem, Split
-from .scg import scg_runner
+from .scg import SCG_OPTIONS, scg_runner
 from .optimizers import SGD, Adam, ExponentialLR, ReduceOnPlateau, RMSprop, Rprop, StepLR
 
-register("sgd", minibatch_runner(SGD, "sgd", 0.01), full_batch=False, epochs=200)
-register("adam", minibatch_runner(Adam, "adam", 0.001), full_batch=False, epochs=200)
-register("rmsprop", minibatch_runner(RMSprop, "rmsprop", 0.001), full_batch=False, epochs=200)
-register("rprop", rprop_runner)
-register("lbfgs", scipy_runner("L-BFGS-B", "lbfgs"))
-register("cg", scipy_runner("CG", "cg"))
-register("scg", scg_runner)
-register("lm", lm_runner)
-register("br", br_runner, max_fail=None)
+register("sgd", minibatch_runner(SGD), optimizer_options(SGD), lr=0.01, epochs=200)
+register("adam", minibatch_runner(Adam), optimizer_options(Adam), lr=0.001, epochs=200)
+register("rmsprop", minibatch_runner(RMSprop), optimizer_options(RMSprop), lr=0.001, epochs=200)
+register("rprop", rprop_runner, optimizer_options(Rprop))
+register("lbfgs", scipy_runner("L-BFGS-B"))
+register("cg", scipy_runner("CG"))
+register("scg", scg_runner, SCG_OPTIONS)
+register("lm", lm_runner, LM_OPTIONS)
+register("br", br_runner, {**LM_OPTIONS, "mu": 0.005}, max_fail=None)
 
-__all__ = ["fit", "History", "ALGORITHMS", "register", "Problem", "Split", "NormalEquations", "Monitor",
+__all__ = ["fit", "History", "ALGORITHMS", "Algorithm", "register", "parse_options", "Problem", "Split", "NormalEquations", "Monitor",
            "TrainingWarning",
            "SGD", "Adam", "RMSprop", "Rprop", "StepLR", "ExponentialLR", "ReduceOnPlateau"]

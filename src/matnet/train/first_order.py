@@ -10,29 +10,19 @@ from scipy.optimize import minimize
 
 from .optimizers import Rprop, make_schedule
 
-__all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "algorithm_options"]
+__all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "optimizer_options"]
 
 
-def algorithm_options(cls, options, algorithm):
-    """The entries of ``options`` that ``cls`` takes; a clear error for the rest."""
-    accepted = set(inspect.signature(cls).parameters)
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ValueError(f"unknown option(s) for {algorithm!r}: {', '.join(unknown)}; "
-                         f"it takes {', '.join(sorted(accepted)) or 'none'}")
-    return options
+def optimizer_options(cls):
+    """The options of an optimizer class and their defaults (its learning rate aside)."""
+    return {name: p.default for name, p in inspect.signature(cls).parameters.items() if name != "lr"}
 
 
 def _norm(g):
     return math.sqrt(float(np.dot(g, g)))
 
 
-def _pop_common(options):
-    return (options.pop("lr", None), options.pop("batch_size", None), options.pop("lr_schedule", None),
-            options.pop("rng"))
-
-
-def minibatch_runner(cls, algorithm, default_lr):
+def minibatch_runner(cls):
     """A runner that shuffles the training split into minibatches every epoch.
 
     The recorded training loss and metric are the means over the epoch's batches
@@ -40,12 +30,10 @@ def minibatch_runner(cls, algorithm, default_lr):
     batch gradients' norms.
     """
     def runner(problem, monitor, options):
-        lr, batch_size, schedule, rng = _pop_common(options)
-        optimizer = cls(lr=default_lr if lr is None else lr, **algorithm_options(cls, options, algorithm))
-        schedule = make_schedule(schedule)
+        rng, batch_size = options.pop("rng"), options.pop("batch_size")
+        schedule = make_schedule(options.pop("lr_schedule"))
+        optimizer = cls(**options)
         batch_size = min(200, problem.n) if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         theta = problem.theta
         metric = problem.fresh_metric()
         value, _ = problem.evaluate(need_gradient=False, metric=metric)   # epoch 0: loss only
@@ -74,10 +62,8 @@ def minibatch_runner(cls, algorithm, default_lr):
 
 def rprop_runner(problem, monitor, options):
     """Full-batch Rprop (see :class:`~matnet.train.optimizers.Rprop`)."""
-    lr, _, schedule, _ = _pop_common(options)
-    if lr is not None or schedule is not None:
-        raise ValueError("'rprop' adapts its own step sizes; lr and lr_schedule do not apply")
-    optimizer = Rprop(**algorithm_options(Rprop, options, "rprop"))
+    options.pop("rng")
+    optimizer = Rprop(**options)
     theta = problem.theta
     metric = problem.fresh_metric()
     value, grad = problem.evaluate(metric=metric)
@@ -88,13 +74,11 @@ def rprop_runner(problem, monitor, options):
     return None
 
 
-def scipy_runner(method, algorithm):
+def scipy_runner(method):
     """A runner for ``scipy.optimize.minimize`` (``"L-BFGS-B"`` or ``"CG"``) on the flat
-    parameter vector; one iteration is one epoch."""
+    parameter vector; one iteration is one epoch.  Options go to SciPy's ``options``."""
     def runner(problem, monitor, options):
-        lr, _, schedule, _ = _pop_common(options)
-        if lr is not None or schedule is not None:
-            raise ValueError(f"{algorithm!r} chooses its own steps; lr and lr_schedule do not apply")
+        options.pop("rng")
         theta = problem.theta
         last = {}
 

@@ -13,6 +13,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -27,16 +28,65 @@ from .history import History
 from .problem import Problem, Split, engine_rows
 from .progress import Progress
 
-__all__ = ["fit", "register", "Monitor", "TrainingWarning", "ALGORITHMS", "Data", "static_data", "sequence_data",
+__all__ = ["fit", "register", "parse_options", "Algorithm", "Monitor", "TrainingWarning", "ALGORITHMS", "Data", "static_data", "sequence_data",
            "whole_split"]
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """A training algorithm as ``fit`` knows it.
+
+    Attributes
+    ----------
+    runner : callable
+        ``runner(problem, monitor, options) -> stop reason or None``.
+    options : dict or None
+        Its own options and their defaults; ``None`` takes any (passed on to SciPy).
+    lr : float or None
+        Default learning rate of a minibatch method; ``None`` for a full-batch method
+        that chooses its own steps (``lr``, ``lr_schedule`` and ``batch_size`` are refused).
+    epochs, max_fail : defaults of ``fit``.
+    """
+
+    runner: Callable
+    options: dict | None
+    lr: float | None = None
+    epochs: int = 1000
+    max_fail: int | None = 6
+
 
 ALGORITHMS = {}
 
 
-def register(name, runner, full_batch=True, epochs=1000, max_fail=6):
-    """Make ``runner(problem, monitor, options)`` available as ``fit(algorithm=name)``,
-    with its defaults for ``epochs`` and ``max_fail``."""
-    ALGORITHMS[name] = (runner, full_batch, epochs, max_fail)
+def register(name, runner, options=None, lr=None, epochs=1000, max_fail=6):
+    """Make ``runner(problem, monitor, options)`` available as ``fit(algorithm=name)``
+    (see :class:`Algorithm`)."""
+    ALGORITHMS[name] = Algorithm(runner, None if options is None else dict(options), lr, epochs, max_fail)
+
+
+def parse_options(name, options, lr=None, batch_size=None, lr_schedule=None):
+    """The options the runner of algorithm ``name`` gets: its own, checked and completed
+    with their defaults, and for a minibatch method ``lr``, ``batch_size`` and
+    ``lr_schedule`` (the one place where options are parsed)."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; use one of {', '.join(ALGORITHMS)}")
+    algorithm = ALGORITHMS[name]
+    if algorithm.lr is None:
+        if batch_size is not None:
+            raise ValueError(f"{name!r} trains on the full batch; batch_size does not apply")
+        if lr is not None or lr_schedule is not None:
+            raise ValueError(f"{name!r} chooses its own steps; lr and lr_schedule do not apply")
+    if algorithm.options is not None:
+        unknown = sorted(set(options) - set(algorithm.options))
+        if unknown:
+            raise ValueError(f"unknown option(s) for {name!r}: {', '.join(unknown)}; "
+                             f"it takes {', '.join(sorted(algorithm.options)) or 'none'}")
+    parsed = {**(algorithm.options or {}), **options}
+    if algorithm.lr is not None:
+        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        parsed.update(lr=algorithm.lr if lr is None else lr, batch_size=batch_size, lr_schedule=lr_schedule)
+    return parsed
 
 
 class TrainingWarning(UserWarning):
@@ -394,16 +444,14 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         for key in ("net", "X", "T", "restarts", "restart_init", "options"):
             arguments.pop(key)
         return _fit_restarts(net, X, T, int(restarts), restart_init, {**arguments, **options})
-    runner, full_batch, default_epochs, default_max_fail = ALGORITHMS[algorithm]
-    max_fail = default_max_fail if max_fail is _DEFAULT else max_fail
+    options = parse_options(algorithm, options, lr, batch_size, lr_schedule)
+    max_fail = ALGORITHMS[algorithm].max_fail if max_fail is _DEFAULT else max_fail
     max_fail = max_fail if patience is None else patience
-    if full_batch and batch_size is not None:
-        raise ValueError(f"{algorithm!r} trains on the full batch; batch_size does not apply")
     loss = _losses.check_loss(loss or _default_loss(net, T), net)
     rng = _rng(seed)
     schedule = dict(algorithm=algorithm, epochs=epochs, max_fail=max_fail, goal=goal, min_grad=min_grad,
                     max_time=max_time, callbacks=callbacks, progress=progress, record_weights=record_weights,
-                    options={**options, "lr": lr, "batch_size": batch_size, "lr_schedule": lr_schedule, "rng": rng})
+                    options={**options, "rng": rng})
     classification = loss in ("cross_entropy", "binary_cross_entropy")
     # 1. data, with class labels encoded
     if net.is_dynamic:
@@ -432,8 +480,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
 def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callbacks, progress,
           record_weights, options):
     """Run ``algorithm`` on a prepared problem under a :class:`Monitor`; the History."""
-    runner, _, default_epochs, _ = ALGORITHMS[algorithm]
-    epochs = default_epochs if epochs is None else int(epochs)
+    runner = ALGORITHMS[algorithm].runner
+    epochs = ALGORITHMS[algorithm].epochs if epochs is None else int(epochs)
     history = History(algorithm, problem.loss, problem.metric)
     monitor = Monitor(problem, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
                       Progress(epochs, progress), record_weights)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..simulate import plan
 
-__all__ = ["solve_damped", "lm_runner", "br_runner"]
+__all__ = ["solve_damped", "lm_runner", "br_runner", "LM_OPTIONS"]
 
 
 def solve_damped(A, b, mu):
@@ -60,18 +60,9 @@ def damped_step(theta, A, b, mu, objective, current, opts):
             return None, steps
 
 
-def _mu_options(options, mu, algorithm):
-    known = {"mu": mu, "mu_dec": 0.1, "mu_inc": 10.0, "mu_max": 1e10, "block_size": None, "memory_reduction": None}
-    for key in ("lr", "lr_schedule"):
-        if options.pop(key, None) is not None:
-            raise ValueError(f"{algorithm!r} adapts its own damping; {key} does not apply")
-    options.pop("batch_size", None)
-    options.pop("rng", None)
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ValueError(f"unknown option(s) for {algorithm!r}: {', '.join(unknown)}; it takes {', '.join(known)}")
-    known.update(options)
-    return known
+#: The options of ``lm`` (``br`` starts with ``mu=0.005``), MATLAB's defaults.
+LM_OPTIONS = {"mu": 0.001, "mu_dec": 0.1, "mu_inc": 10.0, "mu_max": 1e10, "block_size": None,
+              "memory_reduction": None}
 
 
 def _check_loss(problem, algorithm):
@@ -86,7 +77,7 @@ def lm_runner(problem, monitor, options):
     Records ``mu`` (the damping the accepted step used, then lowered) and
     ``inner_steps`` (the solves the epoch needed) in the History.
     """
-    opts = _mu_options(options, 0.001, "lm")
+    opts = options
     fixed_norm = _check_loss(problem, "lm")
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
@@ -134,7 +125,7 @@ def br_runner(problem, monitor, options):
     (``N`` the number of errors).  The History records ``alpha``, ``beta``, ``gamma``,
     ``mu`` and ``inner_steps``; its ``train_loss`` is the chosen loss (mse) of the data.
     """
-    opts = _mu_options(options, 0.005, "br")
+    opts = options
     fixed_norm = _check_loss(problem, "br")
     if problem.l2:
         raise ValueError("'br' chooses its own regularisation; l2 does not apply")

@@ -24,7 +24,7 @@ import numpy as np
 from .. import losses as _losses
 from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
 from ..prepare import connection_inputs, error_scale
-from ..simulate import plan, run
+from ..simulate import data_units, plan, run
 
 __all__ = ["Problem", "Split", "Metric", "NormalEquations", "engine_rows", "data_outputs", "BLOCK_BYTES"]
 
@@ -109,11 +109,7 @@ class Metric:
 
 def data_outputs(net, trace):
     """The output layers' activations in data units, side by side ``(rows, K)``."""
-    blocks = []
-    for name in net.outputs:
-        Y = trace.a[name]
-        blocks.append(net.output_scaling[name].invert(Y) if name in net.output_scaling else Y)
-    return np.hstack(blocks)
+    return np.hstack([data_units(net, name, trace.a[name]) for name in net.outputs])
 
 
 class Problem:
@@ -167,7 +163,7 @@ class Problem:
                                 {o: trace.a[o] for o in outputs}, split.targets, split.weight, self.scale,
                                 need_delta)
 
-    def _add_metric(self, metric, split, trace):
+    def add_metric(self, metric, split, trace):
         Y, T = data_outputs(self.net, trace), split.targets_data
         if split.mask is not None:
             Y, T = Y[split.mask], T[split.mask]
@@ -185,7 +181,7 @@ class Problem:
         grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
         value, grad = add_l2(self.net, self.l2, value, grad)
         if metric is not None:
-            self._add_metric(metric, split, trace)
+            self.add_metric(metric, split, trace)
         return value, grad
 
     def fresh_metric(self):
@@ -199,7 +195,7 @@ class Problem:
         trace = self.run(split)
         value, _ = self._loss(split, trace, need_delta=False)
         metric = Metric(self.metric)
-        self._add_metric(metric, split, trace)
+        self.add_metric(metric, split, trace)
         return value, metric.value()
 
     def normal_equations(self, block_size=None, memory_reduction=None):
@@ -265,7 +261,7 @@ class NormalEquations:
                 Jte += J.T @ e
                 sse += float(e @ e)
             if metric is not None:
-                problem._add_metric(metric, split, trace)
+                problem.add_metric(metric, split, trace)
         return JtJ, Jte, sse
 
     def sse(self):

@@ -11,20 +11,15 @@ import math
 
 import numpy as np
 
-__all__ = ["scg_runner"]
+__all__ = ["scg_runner", "SCG_OPTIONS"]
+
+#: SCG's options and Møller's defaults.
+SCG_OPTIONS = {"sigma": 5e-5, "lambda_": 5e-7}
 
 
 def scg_runner(problem, monitor, options):
     """Full-batch SCG with Møller's constants ``sigma=5e-5``, ``lambda_=5e-7``."""
-    sigma0 = options.pop("sigma", 5e-5)
-    lam = options.pop("lambda_", 5e-7)
-    for key in ("lr", "lr_schedule"):
-        if options.pop(key, None) is not None:
-            raise ValueError(f"'scg' chooses its own steps; {key} does not apply")
-    for key in ("batch_size", "rng"):
-        options.pop(key, None)
-    if options:
-        raise ValueError(f"unknown option(s) for 'scg': {', '.join(sorted(options))}; it takes sigma, lambda_")
+    sigma0, lam = options["sigma"], options["lambda_"]
     theta = problem.theta
     dtype = theta.dtype
 

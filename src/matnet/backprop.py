@@ -60,24 +60,19 @@ def backward(net, trace, deltas, out=None, out_views=None):
     S, T = trace.shape
     grad = np.empty(net.n_params, net.dtype) if out is None else out
     gW, gb = net.views(grad) if out_views is None else out_views
-    given = {name: (trace.series(G), at_z) for name, (G, at_z) in deltas.items()}
-    later = {name: np.zeros((S, T, net.layers[name].size), net.dtype)
-             for name, d in p.delays.items() if d and p.recurrent}       # dA arriving from later steps
-    dZ = {}
-    for t in reversed(range(T)):
-        now = {}                                                           # dA within step t
-        for step in reversed(p.steps):
-            d = _layer_delta(step, trace, t, now.pop(step.layer, None), later.get(step.layer),
-                             given.get(step.layer))
-            if d is None:
-                continue
-            if T == 1:
-                dZ[step.layer] = d
-            else:
-                dZ.setdefault(step.layer, np.zeros((S, T, step.size), net.dtype))[:, t] = d
-            for c, op in step.connections:
-                if c.source in net.layers:
-                    _send(op.rdot(d), c, t, net.layers[c.source].size, now, later)
+    if T == 1:
+        dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0)
+    else:
+        later = {name: np.zeros((S, T, p.sizes[name]), net.dtype)
+                 for name, d in p.delays.items() if d}                   # dA arriving from later steps
+        z, a = ({k: trace.series(v) for k, v in d.items()} for d in (trace.z, trace.a))
+        given = {k: (trace.series(G), at_z) for k, (G, at_z) in deltas.items()}
+        dZ = {step.layer: np.zeros((S, T, step.size), net.dtype) for step in p.steps}
+        for t in reversed(range(T)):
+            now = _step_back(net, p, {k: v[:, t] for k, v in z.items()}, {k: v[:, t] for k, v in a.items()},
+                             {k: (G[:, t], at_z) for k, (G, at_z) in given.items()}, later, t)
+            for name, d in now.items():
+                dZ[name][:, t] = d
     for step in p.steps:
         D = dZ.get(step.layer)
         if D is None:                           # nothing downstream depends on this layer
@@ -86,29 +81,44 @@ def backward(net, trace, deltas, out=None, out_views=None):
             if step.bias:
                 gb[step.layer][...] = 0
             continue
-        D = D.reshape(-1, step.size)
+        D = D if D.ndim == 2 else D.reshape(-1, step.size)
         for c, op in step.connections:
-            op.gradient(trace.connection_input(c), D, out=gW[c.key].reshape(-1))
+            op.gradient(trace.connection_input(c), D, out=gW[c.key])
         if step.bias:
             np.sum(D, axis=0, out=gb[step.layer])
     return grad
 
 
-def _layer_delta(step, trace, t, now, later, given):
-    """``dL/dZ`` of one layer at step ``t`` (rows of that step), or None."""
-    upstream = now
-    if later is not None:
-        upstream = later[:, t] if upstream is None else upstream + later[:, t]
-    G, at_z = given if given is not None else (None, False)
-    if G is not None and not at_z:
-        upstream = G[:, t] if upstream is None else upstream + G[:, t]
-    d = None
-    if upstream is not None:
-        d = step.activation.backward(trace.series(trace.z[step.layer])[:, t],
-                                     trace.series(trace.a[step.layer])[:, t], upstream)
-    if G is not None and at_z:
-        d = G[:, t] if d is None else d + G[:, t]
-    return d
+def _step_back(net, p, z, a, given, later, t):
+    """``dL/dZ`` of every layer at one step (rows of that step), layers in reverse
+    order; gradients for earlier steps go into ``later`` (``layer -> (S, T, size)``)."""
+    now, dZ = {}, {}
+    for step in reversed(p.steps):
+        name = step.layer
+        upstream = now.pop(name, None)
+        if later and name in later:
+            upstream = later[name][:, t] if upstream is None else upstream + later[name][:, t]
+        G, at_z = given.get(name, _NONE)
+        if G is not None and not at_z:
+            upstream = G if upstream is None else upstream + G
+        d = None if upstream is None else step.activation.backward(z[name], a[name], upstream)
+        if G is not None and at_z:
+            d = G if d is None else d + G
+        if d is None:
+            continue
+        dZ[name] = d
+        for c, op in step.connections:
+            if c.source not in p.sizes:
+                continue
+            back = op.rdot(d)
+            if c.delays == (0,):
+                now[c.source] = back if c.source not in now else now[c.source] + back
+            else:
+                _send(back, c, t, p.sizes[c.source], now, later)
+    return dZ
+
+
+_NONE = (None, False)
 
 
 def _send(back, c, t, size, now, later):
@@ -182,10 +192,11 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     s = np.concatenate([_scale(net, scale, o) for o in p.outputs])
     block_rows = S * T if block_rows is None else max(1, int(block_rows))
     if not p.recurrent:
-        blocks = [(slice(a, min(a + block_rows, S)), slice(None)) for a in range(0, S, block_rows)]
+        blocks = [(None if block_rows >= S else slice(a, min(a + block_rows, S)), None)
+                  for a in range(0, S, block_rows)]
     else:
         B = max(1, block_rows // S)
-        blocks = [(slice(None), slice(a, min(a + B, T))) for a in range(0, T, B)]
+        blocks = [(None, None if B >= T else slice(a, min(a + B, T))) for a in range(0, T, B)]
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
     for series, steps in blocks:
         e = np.hstack([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
@@ -209,7 +220,7 @@ def _scale(net, scale, name):
     return np.ones(size, net.dtype) if not scale or name not in scale else scale[name].astype(net.dtype)
 
 
-def explicit_jacobian(net, trace, layers, offsets, series=slice(None), steps=slice(None), seed=None):
+def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None):
     """One reverse sweep within a step from every neuron of ``layers`` at once.
 
     ``seed`` ``(rows or 1, K')``, optional, scales each row's seeds (error scales and

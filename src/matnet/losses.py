@@ -59,7 +59,7 @@ def evaluate(loss, net, Z, A, T, sample_weight=None, error_scale=None, need_delt
     deltas : dict ``layer -> (G, at_z)``
         ``G`` is ``dL/dA`` (``at_z`` False) or, fused with the activation, ``dL/dZ``.
     """
-    outputs = net.outputs
+    outputs = list(T)
     n = T[outputs[0]].shape[0]
     dtype = A[outputs[0]].dtype
     w = None if sample_weight is None else np.asarray(sample_weight, dtype)[:, None]

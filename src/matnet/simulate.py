@@ -32,7 +32,7 @@ import numpy as np
 
 from .prepare import (as_rows, connection_inputs, initial_states, prepare_inputs, prepare_sequences,
                       stack_lagged, state_scaling)
-from .weights import operator
+from .weights import combine, operator
 
 __all__ = ["Plan", "Trace", "plan", "run", "forward", "predict", "predict_classes", "simulate", "run_sequences",
            "predict_ahead", "data_units"]
@@ -61,6 +61,7 @@ class Plan:
     columns : dict ``("W", key)`` or ``("b", layer)`` -> slice of the parameter vector
     delays : dict ``layer -> d``, the largest delay the layer is read with
     recurrent : bool, whether layers' past values feed layers
+    sizes : dict ``layer -> size``
     """
 
     steps: tuple
@@ -69,6 +70,7 @@ class Plan:
     columns: dict
     delays: dict
     recurrent: bool
+    sizes: dict
 
 
 def plan(net) -> Plan:
@@ -88,7 +90,8 @@ def plan(net) -> Plan:
         mask[start:start + size] = kind == "W"
         start += size
     delays = {name: d for name, d in net.max_delays().items() if name in net.layers}
-    net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent)
+    sizes = {name: layer.size for name, layer in net.layers.items()}
+    net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent, sizes)
     return net.compiled["plan"]
 
 
@@ -120,26 +123,31 @@ class Trace:
     single: bool = False
     inputs: dict = field(default_factory=dict)
 
+    def values(self, name):
+        """The rows of what an input or layer ``name`` sends (without delays)."""
+        return self.inputs[name] if name in self.inputs else self.a[name]
+
     def series(self, v):
         """Rows ``(rows, n)`` seen as ``(n_series, n_steps, n)``."""
         return v.reshape(self.shape[0], self.shape[1], v.shape[-1])
 
-    def block(self, v, series=slice(None), steps=slice(None)):
-        """The rows of ``v`` of the given series and steps, as rows."""
-        if series == slice(None) and steps == slice(None):
+    def block(self, v, series=None, steps=None):
+        """The rows of ``v`` of the given series and steps (slices; None: all), as rows."""
+        if series is None and steps is None:
             return v
-        return as_rows(self.series(v)[series, steps])
+        return as_rows(self.series(v)[series or slice(None), steps or slice(None)])
 
-    def connection_input(self, c, series=slice(None), steps=slice(None)):
-        """``X_c``, what connection ``c`` reads, as rows ``(rows, k * n)``."""
+    def connection_input(self, c, series=None, steps=None):
+        """``X_c``, what connection ``c`` reads, as rows ``(rows, k * n)`` (of the given
+        series and steps)."""
+        whole = series is None and steps is None
         if c.key in self.x:
-            return self.block(self.x[c.key], series, steps)
-        values = self.a[c.source]
+            return self.x[c.key] if whole else self.block(self.x[c.key], series, steps)
         if c.delays == (0,):
-            return self.block(values, series, steps)
+            return self.a[c.source] if whole else self.block(self.a[c.source], series, steps)
         states = self.states[c.source]
-        padded = np.concatenate([states, self.series(values)], axis=1)[series]
-        t0, t1, _ = steps.indices(self.shape[1])
+        padded = np.concatenate([states, self.series(self.a[c.source])], axis=1)[series or slice(None)]
+        t0, t1, _ = (steps or slice(None)).indices(self.shape[1])
         return as_rows(stack_lagged(padded, states.shape[1], c.delays, t0, t1))
 
 
@@ -162,54 +170,82 @@ def run(net, x, shape, states=None, single=False) -> Trace:
     p = plan(net)
     S, T = shape
     trace = Trace(shape, x, single=single)
-    buffers = {}
+    if not p.recurrent:                        # every row on its own: one step over all rows
+        for step in p.steps:
+            Z = None
+            for c, op in step.connections:
+                part = op.dot(x[c.key] if c.key in x else trace.a[c.source])
+                Z = part if Z is None else np.add(Z, part, out=Z)
+            trace.z[step.layer] = Z = _with_bias(net, step, Z, S * T)
+            trace.a[step.layer] = step.activation(Z)
+        return trace
     for step in p.steps:                       # terms known in advance: inputs and bias
         Z = None
         for c, op in step.connections:
             if c.key in x:
                 part = op.dot(x[c.key])
                 Z = part if Z is None else np.add(Z, part, out=Z)
-        if Z is None:
-            Z = np.zeros((S * T, step.size), net.dtype)
-        if step.bias:
-            Z += net.biases[step.layer]
-        trace.z[step.layer] = Z
-        if p.recurrent:
-            d = p.delays[step.layer]
-            buffers[step.layer] = _buffer(net, step, (states or {}).get(step.layer), S, T, d)
-            trace.states[step.layer] = buffers[step.layer][:, :d]
-    feeds = [(step, [(c, op, _lags(c, p.delays[c.source]))
-                     for c, op in step.connections if c.key not in x]) for step in p.steps]
-    if not p.recurrent:
-        for step, conns in feeds:
-            Z = trace.z[step.layer]
-            for c, op, _ in conns:
-                Z += op.dot(trace.a[c.source])
-            trace.a[step.layer] = step.activation(Z)
-        return trace
-    for t in range(T):                         # a recurrent network, step by step
-        for step, conns in feeds:
-            z = trace.series(trace.z[step.layer])[:, t]
-            for c, op, lags in conns:
-                source = buffers[c.source]
-                z += op.dot(source[:, lags + t].reshape(S, -1) if lags.size > 1 else source[:, lags[0] + t])
-            buffers[step.layer][:, p.delays[step.layer] + t] = step.activation(z)
-    for name, buffer in buffers.items():
-        trace.a[name] = as_rows(np.ascontiguousarray(buffer[:, p.delays[name]:]))
+        trace.z[step.layer] = _with_bias(net, step, Z, S * T)
+    _run_over_time(net, p, trace, states or {})
     return trace
 
 
-def _buffer(net, step, states, S, T, d):
-    """``(n_series, d + n_steps, size)``: a layer's initial states, then its values."""
-    buffer = np.empty((S, d + T, step.size), net.dtype)
-    if d:
-        buffer[:, :d] = 0 if states is None else states[:, -d:]
-    return buffer
+def _with_bias(net, step, Z, n):
+    """``Z + b`` (zeros when the layer has no input term yet)."""
+    if Z is None:
+        Z = np.zeros((n, step.size), net.dtype)
+    if step.bias:
+        Z += net.biases[step.layer]
+    return Z
 
 
-def _lags(c, d_source):
-    """Positions of ``[v(t-d1), ..., v(t-dk)]`` in the source's buffer at ``t = 0``."""
-    return d_source - np.asarray(c.delays)
+def _run_over_time(net, p, trace, given):
+    """The steps of a recurrent run on one buffer of every layer's values.
+
+    ``values`` ``(n_series, D + n_steps, N)`` holds all layers side by side (topological
+    order), the ``D`` initial states first.  At step ``t`` a layer reads the window
+    ``values[:, t:t + D + 1]`` — its delayed sources and the zero-delay sources computed
+    earlier in the step — through one operator that combines its connections from layers.
+    """
+    S, T = trace.shape
+    offsets, N = layer_offsets(p)
+    D = max(p.delays.values())
+    values = np.zeros((S, D + T, N), net.dtype)
+    for name, rows in offsets.items():
+        d = p.delays[name]
+        if d and name in given:
+            values[:, D - d:D, rows] = given[name][:, -d:]
+        trace.states[name] = values[:, D - d:D, rows].copy()
+    steps = []
+    for step in p.steps:
+        parts = [(op, _window_columns(c, offsets, D, N)) for c, op in step.connections if c.key not in trace.x]
+        reads = combine(parts, (D + 1) * N, net.dtype) if parts else None
+        steps.append((step, offsets[step.layer], reads, trace.series(trace.z[step.layer])))
+    for t in range(T):
+        window = values[:, t:t + D + 1].reshape(S, -1)
+        for step, rows, reads, Z in steps:
+            z = Z[:, t]
+            if reads is not None:
+                z += reads.dot(window)
+            values[:, D + t, rows] = step.activation(z)
+    for name, rows in offsets.items():
+        trace.a[name] = as_rows(np.ascontiguousarray(values[:, D:, rows]))
+
+
+def layer_offsets(p):
+    """``(offsets, N)``: each layer's slice of the stacked layer vector (topological order)."""
+    offsets, N = {}, 0
+    for step in p.steps:
+        offsets[step.layer] = slice(N, N + step.size)
+        N += step.size
+    return offsets, N
+
+
+def _window_columns(c, offsets, D, N):
+    """Where ``[a(t-d1); ...; a(t-dk)]`` of connection ``c`` lies in the flattened window
+    ``values[:, t:t + D + 1]`` (``N`` values per step, step ``t`` last)."""
+    rows = np.arange(offsets[c.source].start, offsets[c.source].stop)
+    return np.concatenate([(D - d) * N + rows for d in c.delays])
 
 
 # -- static use: one batch of samples ----------------------------------------------

@@ -17,7 +17,7 @@ only to this interface:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -60,11 +60,10 @@ class Split:
     targets_data: np.ndarray
     weight: np.ndarray | None = None
     mask: np.ndarray | None = None
+    n: int = field(init=False)          # rows in the split
 
-    @property
-    def n(self):
-        """Rows in the split."""
-        return int(self.mask.sum()) if self.mask is not None else self.shape[0] * self.shape[1]
+    def __post_init__(self):
+        self.n = int(self.mask.sum()) if self.mask is not None else self.shape[0] * self.shape[1]
 
     def take(self, idx):
         """The rows ``idx`` (an index array or a slice) of a split of independent rows."""
@@ -109,7 +108,7 @@ class Metric:
 
 def data_outputs(net, trace):
     """The output layers' activations in data units, side by side ``(rows, K)``."""
-    return np.hstack([data_units(net, name, trace.a[name]) for name in net.outputs])
+    return np.hstack([data_units(net, name, trace.a[name]) for name in plan(net).outputs])
 
 
 class Problem:
@@ -132,10 +131,12 @@ class Problem:
         self.grad = np.empty_like(self.theta)
         self.grad_views = net.views(self.grad)
         self.recurrent = plan(net).recurrent
+        self.outputs = plan(net).outputs
         self._cache = (None, None, None)
 
     @property
     def n(self):
+        """Rows of the training split."""
         return self.train.n
 
     def batches(self, batch_size, rng):
@@ -158,9 +159,8 @@ class Problem:
         return trace
 
     def _loss(self, split, trace, need_delta):
-        outputs = self.net.outputs
-        return _losses.evaluate(self.loss, self.net, {o: trace.z[o] for o in outputs},
-                                {o: trace.a[o] for o in outputs}, split.targets, split.weight, self.scale,
+        return _losses.evaluate(self.loss, self.net, {o: trace.z[o] for o in self.outputs},
+                                {o: trace.a[o] for o in self.outputs}, split.targets, split.weight, self.scale,
                                 need_delta)
 
     def add_metric(self, metric, split, trace):

@@ -41,9 +41,13 @@ class Dense(WeightOperator):
         return D @ self.W
 
     def gradient(self, X, D, out=None):
-        """``(D.T @ X)`` flat, row-major like ``W``: ``(n_out * n_in,)``."""
-        G = np.matmul(D.T, X, out=None if out is None else np.reshape(out, self.W.shape, copy=False))
-        return G.reshape(-1)
+        """``D.T @ X``, row-major like ``W``: ``(n_out * n_in,)`` (``out`` may also have
+        ``W``'s shape)."""
+        if out is None:
+            return np.matmul(D.T, X).reshape(-1)
+        shape = self.W.shape
+        np.matmul(D.T, X, out=out if out.shape == shape else out.reshape(shape, copy=False))
+        return out
 
     def jacobian(self, X, D, out=None):
         """``(batch, K, n_out * n_in)``: the outer products ``D[k, b] ⊗ X[b]``."""
@@ -58,3 +62,34 @@ class Dense(WeightOperator):
 
     def __repr__(self):
         return f"Dense(shape={self.shape})"
+
+
+class Sum(WeightOperator):
+    """``X -> sum op.dot(X[:, columns])``: several weights reading parts of one input
+    ``(batch, n_in)`` (what :func:`matnet.weights.combine` gives for compressed forms)."""
+
+    kind = "sum"
+
+    def __init__(self, parts, n_in):
+        self.parts = [(op, np.asarray(columns)) for op, columns in parts]
+        self.shape = (self.parts[0][0].shape[0] if self.parts else 0, n_in)
+
+    def dot(self, X):
+        out = None
+        for op, columns in self.parts:
+            part = op.dot(X[:, columns])
+            out = part if out is None else out + part
+        return out
+
+    def rdot(self, D):
+        out = np.zeros((D.shape[0], self.shape[1]), D.dtype)
+        for op, columns in self.parts:
+            np.add.at(out, (slice(None), columns), op.rdot(D))
+        return out
+
+    def to_dense(self):
+        M = None
+        for op, columns in self.parts:
+            M = np.zeros(self.shape, op.dtype) if M is None else M
+            M[:, columns] += op.to_dense()
+        return M

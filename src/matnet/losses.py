@@ -20,9 +20,11 @@ the error vector ``e = (y - t)`` of the Jacobian methods do not depend on scalin
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["LOSSES", "evaluate", "accuracy", "correlation", "check_loss"]
+__all__ = ["LOSSES", "evaluate", "accuracy", "Metric", "check_loss"]
 
 LOSSES = ("mse", "sse", "cross_entropy", "binary_cross_entropy")
 _FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -105,10 +107,29 @@ def accuracy(Y, T):
     return float(np.mean(np.argmax(Y, axis=1) == np.argmax(T, axis=1)))
 
 
-def correlation(Y, T):
-    """Pearson correlation ``R`` between all outputs and all targets (MATLAB's
-    ``regression`` R); NaN when either is constant."""
-    y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
-    if y.size < 2 or y.std() == 0 or t.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(y, t)[0, 1])
+class Metric:
+    """Accuracy (``"accuracy"``) or Pearson's R between all outputs and all targets
+    (``"R"``, MATLAB's ``regression`` R), accumulated over batches; NaN when undefined
+    (no samples, or constant outputs or targets)."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.sums = np.zeros(6)
+
+    def add(self, Y, T):
+        """Add the outputs ``Y`` and targets ``T`` ``(n_samples, k)`` of one batch."""
+        if self.kind == "accuracy":
+            self.sums[0] += accuracy(Y, T) * Y.shape[0]
+            self.sums[1] += Y.shape[0]
+        else:
+            y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
+            self.sums += [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
+
+    def value(self):
+        if self.kind == "accuracy":
+            return self.sums[0] / self.sums[1] if self.sums[1] else math.nan
+        n, sy, st, syy, stt, syt = self.sums
+        if n < 2:
+            return math.nan
+        cov, vy, vt = syt - sy * st / n, syy - sy * sy / n, stt - st * st / n
+        return float(cov / math.sqrt(vy * vt)) if vy > 0 and vt > 0 else math.nan

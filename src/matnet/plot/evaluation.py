@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..losses import Metric
 from ._mpl import axes_and_figure
 
 __all__ = ["regression", "error_histogram", "confusion", "roc", "outputs_and_targets", "roc_curve"]
@@ -81,8 +82,9 @@ def _fit(t, y):
     if np.ptp(t) == 0:
         return 0.0, float(y.mean()), float("nan")
     slope, intercept = np.polyfit(t, y, 1)
-    r = float(np.corrcoef(t, y)[0, 1]) if np.ptp(y) > 0 else float("nan")
-    return float(slope), float(intercept), r
+    metric = Metric("R")
+    metric.add(y, t)
+    return float(slope), float(intercept), metric.value()
 
 
 def error_histogram(net, X=None, T=None, ax=None, bins=20, title=None):

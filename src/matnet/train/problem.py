@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import losses as _losses
+from ..losses import Metric
 from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
 from ..prepare import connection_inputs, error_scale
 from ..simulate import data_units, plan, run
@@ -79,31 +80,6 @@ class Split:
         """The same rows, counting only ``mask`` (a split of a recurrent run)."""
         weight = mask.astype(self.targets_data.dtype) if self.weight is None else self.weight * mask
         return replace(self, weight=weight, mask=mask)
-
-
-class Metric:
-    """Accuracy (classification) or Pearson R (regression), accumulated over batches."""
-
-    def __init__(self, kind):
-        self.kind = kind
-        self.sums = np.zeros(6)
-
-    def add(self, Y, T):
-        if self.kind == "accuracy":
-            self.sums[0] += _losses.accuracy(Y, T) * Y.shape[0]
-            self.sums[1] += Y.shape[0]
-        else:
-            y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
-            self.sums += [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
-
-    def value(self):
-        if self.kind == "accuracy":
-            return self.sums[0] / self.sums[1] if self.sums[1] else math.nan
-        n, sy, st, syy, stt, syt = self.sums
-        if n < 2:
-            return math.nan
-        cov, vy, vt = syt - sy * st / n, syy - sy * sy / n, stt - st * st / n
-        return float(cov / math.sqrt(vy * vt)) if vy > 0 and vt > 0 else math.nan
 
 
 def data_outputs(net, trace):

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..simulate import plan
+from ..threads import few_threads
 
-__all__ = ["solve_damped", "lm_runner", "br_runner", "LM_OPTIONS"]
+__all__ = ["solve_damped", "Spectrum", "damped_step", "lm_runner", "br_runner", "LM_OPTIONS"]
 
 
 def solve_damped(A, b, mu):
@@ -39,9 +40,29 @@ def solve_damped(A, b, mu):
     return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
 
 
-def damped_step(theta, A, b, mu, objective, current, opts):
-    """One Levenberg–Marquardt epoch's search: solve ``(A + μI) Δ = b`` from the current
-    parameters, multiplying μ by ``mu_inc`` until ``objective()`` falls below ``current``.
+class Spectrum:
+    """``A = βH + αI`` for a symmetric ``H`` (``JᵀJ``) through one eigen-decomposition
+    ``H = Q diag(λ) Qᵀ``: the damped solves of every μ trial and the trace of ``A⁻¹``
+    (the evidence's effective parameters) cost ``O(P²)`` each afterwards."""
+
+    def __init__(self, H, alpha, beta):
+        self.alpha, self.beta = alpha, beta
+        self.eigenvalues, self.Q = np.linalg.eigh(H)
+        self.eigenvalues = np.maximum(self.eigenvalues, 0.0)        # JᵀJ is positive semi-definite
+
+    def solve(self, b, mu):
+        """``(βH + (α + μ) I)⁻¹ b``."""
+        return self.Q @ ((self.Q.T @ b) / (self.beta * self.eigenvalues + self.alpha + mu))
+
+    def trace_inverse(self):
+        """``tr((βH + αI)⁻¹)``."""
+        return float(np.sum(1.0 / (self.beta * self.eigenvalues + self.alpha)))
+
+
+def damped_step(theta, solve, mu, objective, current, opts):
+    """One Levenberg–Marquardt epoch's search: the step ``Δ = solve(μ)`` (the solution of
+    ``(A + μI) Δ = b``) from the current parameters, multiplying μ by ``mu_inc`` until
+    ``objective()`` falls below ``current``.
 
     Returns ``(μ × mu_dec, steps)`` after a successful step (the parameters moved), or
     ``(None, steps)`` once μ passes ``mu_max`` (the parameters are restored).
@@ -50,8 +71,7 @@ def damped_step(theta, A, b, mu, objective, current, opts):
     steps = 0
     while True:
         steps += 1
-        delta, _ = solve_damped(A, b, mu)
-        theta[...] = (start + delta).astype(theta.dtype)
+        theta[...] = (start + solve(mu)).astype(theta.dtype)
         if objective() < current:
             return max(mu * opts["mu_dec"], 1e-20), steps
         mu *= opts["mu_inc"]
@@ -71,6 +91,18 @@ def _check_loss(problem, algorithm):
     return 1.0 if problem.loss == "sse" else None
 
 
+def few_threads_when_small(runner):
+    """Run a Jacobian method's epochs on one BLAS thread when the network has fewer than
+    :data:`~matnet.threads.SMALL` parameters: its products and solves are small, and
+    several threads collapse when another process holds a core (``benchmarks/busy_machine.py``)."""
+    def run(problem, monitor, options):
+        with few_threads(problem.theta.size):
+            return runner(problem, monitor, options)
+    run.__doc__, run.__name__ = runner.__doc__, runner.__name__
+    return run
+
+
+@few_threads_when_small
 def lm_runner(problem, monitor, options):
     """Levenberg–Marquardt with MATLAB ``trainlm``'s rules (see the module docstring).
 
@@ -102,7 +134,8 @@ def lm_runner(problem, monitor, options):
         return None
     while True:
         b = -(Jte + ridge * mask * theta.astype(np.float64))
-        mu, steps = damped_step(theta, JtJ + ridge * np.diag(mask), b, mu,
+        A = JtJ + ridge * np.diag(mask)
+        mu, steps = damped_step(theta, lambda m: solve_damped(A, b, m)[0], mu,
                                 lambda: objective(equations.sse()), value, opts)
         if mu is None:
             return "mu_max"
@@ -114,6 +147,7 @@ def lm_runner(problem, monitor, options):
             return None
 
 
+@few_threads_when_small
 def br_runner(problem, monitor, options):
     """Bayesian regularisation (MacKay 1992; Foresee & Hagan 1997; MATLAB ``trainbr``).
 
@@ -148,19 +182,24 @@ def br_runner(problem, monitor, options):
                alpha=alpha, beta=beta, gamma=gamma):
         return None
     while True:
-        A = beta * JtJ + alpha * np.eye(P)
         b = -(beta * Jte + alpha * theta.astype(np.float64))
+        if np.all(np.isfinite(JtJ)):            # one eigen-decomposition of this epoch's Hessian
+            spectrum = Spectrum(JtJ, alpha, beta)
+            solve = lambda m: spectrum.solve(b, m)  # noqa: E731
+        else:
+            spectrum, A = None, beta * JtJ + alpha * np.eye(P)
+            solve = lambda m: solve_damped(A, b, m)[0]  # noqa: E731
         objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
-        mu, steps = damped_step(theta, A, b, mu, objective, F, opts)
+        mu, steps = damped_step(theta, solve, mu, objective, F, opts)
         if mu is None:
             return "mu_max"
         metric = problem.fresh_metric()
-        previous = JtJ                          # the Gauss–Newton Hessian of this epoch
         JtJ, Jte, E_D = equations.compute(metric)
         E_W = sum_squares(theta.astype(np.float64))
-        # Evidence update (MacKay): effective parameters, then the two hyperparameters.
-        gamma = P - (alpha * float(np.trace(np.linalg.pinv(beta * previous + alpha * np.eye(P))))
-                     if alpha > 0 else 0.0)
+        # Evidence update (MacKay) with the Hessian of the step: effective parameters,
+        # then the two hyperparameters.
+        if spectrum is not None:
+            gamma = P - (alpha * spectrum.trace_inverse() if alpha > 0 else 0.0)
         alpha = gamma / (2 * E_W) if E_W > 0 else 1.0
         beta = max(N - gamma, 1e-3 * N) / (2 * E_D) if E_D > 0 else beta
         F = beta * E_D + alpha * E_W

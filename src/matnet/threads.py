@@ -1,0 +1,49 @@
+"""BLAS threads for small linear algebra.
+
+NumPy's BLAS and LAPACK split every call over all cores.  For the small matrices of
+Levenberg–Marquardt and Bayesian regularisation (``JᵀJ`` of a few hundred parameters)
+that gains little on an idle machine and loses much when another process holds a core:
+the threads wait for each other.  Measured on this project's 2-core machine (Cholesky
+factorisation and solve, median of 7; one busy-loop process on one core):
+
+=====  ==================  ==================
+order  idle, 1 / 2 threads  busy, 1 / 2 threads
+=====  ==================  ==================
+100    0.069 / 0.073 ms    0.065 / 0.064 ms
+200    0.30 / 0.28 ms      0.31 / 0.29 ms
+400    2.9 / 2.5 ms        7.1 / 5.4 ms
+800    16.4 / 12.7 ms      17.8 / 29.9 ms
+1600   108 / 73 ms         106 / 161 ms
+=====  ==================  ==================
+
+and a whole Levenberg–Marquardt or Bayesian-regularisation epoch of a network with
+fewer than :data:`SMALL` parameters loses little alone and nothing under load on one
+thread (``benchmarks/busy_machine.py``, seconds per epoch alone / with one busy core:
+the maglev demo 1.6 / 5.7 ms with every thread, 1.7 / 1.7 ms on one; 2-20-1 on
+100,000 samples 61 / 164 ms and 65 / 66 ms).  So such work runs on one thread
+(:func:`few_threads`), scoped to the call: the user's own thread settings are left as
+they are.  Larger networks keep every thread.
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["SMALL", "few_threads"]
+
+#: Factorisations and solves of matrices of lower order run on one BLAS thread.
+SMALL = 400
+
+_controller = None
+
+
+def few_threads(order, small=SMALL):
+    """A context in which BLAS and LAPACK use one thread when ``order < small`` (and
+    change nothing otherwise); the previous limits come back on exit."""
+    global _controller
+    if order >= small:
+        return nullcontext()
+    if _controller is None:          # which libraries are loaded is looked up once
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from threadpoolctl import ThreadpoolController
+try:            # installed with matnet; without it BLAS keeps its own thread settings
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
+    ThreadpoolController = None
 
 __all__ = ["SMALL", "few_threads"]
 
@@ -42,7 +45,7 @@ def few_threads(order, small=SMALL):
     """A context in which BLAS and LAPACK use one thread when ``order < small`` (and
     change nothing otherwise); the previous limits come back on exit."""
     global _controller
-    if order >= small:
+    if order >= small or ThreadpoolController is None:
         return nullcontext()
     if _controller is None:          # which libraries are loaded is looked up once
         _controller = ThreadpoolController()

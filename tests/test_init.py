@@ -55,3 +55,60 @@ def test_nguyen_widrow_maps_input_range_and_skips_constant_inputs():
 def test_unknown_initialiser():
     with pytest.raises(ValueError, match="unknown initialiser 'zeros'"):
         mn.mlp([2, 2], init="zeros")
+
+
+def _pyrenn_like(seed):
+    """[1, 2, 2, 1] with a recurrent hidden layer and output feedback, built by hand."""
+    net = mn.Network(seed=seed)
+    net.add_input("x", 1)
+    net.add_layer("h1", 2)
+    net.add_layer("h2", 2)
+    net.add_layer("y", 1, "linear")
+    net.connect("x", "h1", delays=[1])
+    net.connect("h1", "h2")
+    net.connect("h2", "y")
+    net.connect("h2", "h2", delays=[1])
+    net.connect("y", "h1", delays=[1, 2])
+    return net
+
+
+def test_loop_gain_is_the_spectral_radius_of_the_linearised_recurrence():
+    net = mn.Network()
+    net.add_input("x", 1)
+    net.add_layer("y", 1, "linear")
+    net.connect("x", "y")
+    net.connect("y", "y", weight=[[1.2, -0.35]], delays=[1, 2])     # y(t) = 1.2 y(t-1) - 0.35 y(t-2)
+    assert init.loop_gain(net) == pytest.approx(max(abs(np.roots([1, -1.2, 0.35]))), rel=1e-12)
+    assert init.loop_gain(mn.mlp([2, 3, 1])) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_recurrent_networks_start_with_a_stable_loop(seed):
+    """Drawn weights on a recurrent block often give a loop gain above one (the run grows
+    from the first step); builders and connect() scale the recurrent weights down."""
+    for net in [mn.layer_recurrent([1, 2], [8], seed=seed), mn.narx([1, 2], [1, 2], [10], loop="closed", seed=seed)]:
+        assert init.loop_gain(net) <= init.STABLE_GAIN + 1e-9
+    # connect() scales each drawn recurrent weight as it comes: the loops drawn before stay
+    assert init.loop_gain(_pyrenn_like(seed)) < 0.95
+    given = mn.Network()                                         # weights given by the user are kept
+    given.add_input("x", 1)
+    given.add_layer("y", 1, "linear")
+    given.connect("x", "y")
+    given.connect("y", "y", weight=[[1.5]], delays=[1])
+    assert given.weights["y", "y"][0, 0] == 1.5
+
+
+def test_stabilize_scales_only_the_delayed_blocks():
+    net = mn.Network(seed=0)
+    net.add_input("x", 1)
+    net.add_layer("h", 3)
+    net.connect("x", "h")
+    net.add_layer("y", 1, "linear")
+    net.connect("h", "y", weight=np.ones((1, 6)), delays=[0, 1])
+    net.connect("y", "h", weight=np.full((3, 1), 3.0), delays=[1])
+    before = np.array(net.weights["h", "y"])
+    factor = init.stabilize(net)
+    assert factor < 1 and init.loop_gain(net) <= init.STABLE_GAIN + 1e-9
+    W = net.weights["h", "y"]
+    np.testing.assert_array_equal(W[:, :3], before[:, :3])          # the delay-0 block is untouched
+    np.testing.assert_allclose(W[:, 3:], before[:, 3:] * factor)

@@ -167,6 +167,15 @@ def test_divergence_stops_and_restores_finite_weights():
     assert np.isfinite(h.train_loss).all()
 
 
+def test_divergence_of_the_initial_network_names_epoch_0_and_keeps_the_history():
+    X, T = np.ones((4, 1)), np.ones((4, 1))
+    net = mn.mlp([1, 2, 1], seed=0)
+    net.biases["y"] = np.inf
+    with pytest.warns(mn.TrainingWarning, match="at epoch 0; the initial network already diverges"):
+        h = net.fit(X, T, algorithm="lm", scaling=None, division=None)
+    assert "epoch -1" not in h.stop_reason and h.train_loss == [] and h.epochs == 0
+
+
 def test_goal_min_grad_max_time_and_callbacks():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(50, 1))

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .weights import is_compressed
+
 __all__ = [
     "rng", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "uniform",
-    "nguyen_widrow", "initialize", "MATRIX_INITIALIZERS",
+    "nguyen_widrow", "initialize", "MATRIX_INITIALIZERS", "loop_gain", "stabilize", "STABLE_GAIN",
 ]
+
+#: Spectral radius an initialised recurrence is scaled down to (when above it).
+STABLE_GAIN = 0.9
 
 
 def rng(seed=None) -> np.random.Generator:
@@ -174,3 +179,78 @@ def initialize(net, method="glorot_uniform", seed=None):
                 net.weights[c.key] = init(net.weights[c.key].shape, g, dtype)
             if layer.bias:
                 net.biases[name] = 0
+    stabilize(net)
+
+
+# -- recurrent networks: a stable loop to start from ---------------------------------
+
+def _recurrence(net):
+    """``(M, D)``: the linearised recurrence ``a(t) = sum_d M[d-1] a(t-d)`` of the layers at
+    the origin (activation slopes ``f'(0)``; zero-delay paths folded in), ``D`` its order."""
+    order = net.topological_order()
+    offsets, N = {}, 0
+    for name in order:
+        offsets[name] = slice(N, N + net.layers[name].size)
+        N += net.layers[name].size
+    delayed = [c for c in net.connections.values() if c.source in net.layers]
+    D = max([d for c in delayed for d in c.delays] + [0])
+    L = np.zeros((D + 1, N, N))
+    for c in delayed:
+        W = np.asarray(net.weights[c.key], dtype=np.float64)
+        C = net.layers[c.source].size
+        for k, d in enumerate(c.delays):
+            L[d, offsets[c.target], offsets[c.source]] += W[:, k * C:(k + 1) * C]
+    slopes = np.concatenate([_slope_at_zero(net.layers[name]) for name in order])
+    S = slopes[:, None]
+    fold = np.linalg.inv(np.eye(N) - S * L[0])                  # zero-delay paths are acyclic
+    return [fold @ (S * L[d]) for d in range(1, D + 1)], D
+
+
+def _slope_at_zero(layer):
+    if not layer.activation.elementwise:
+        return np.ones(layer.size)
+    return np.asarray(layer.activation.derivative(np.zeros((1, layer.size))), dtype=np.float64)[0]
+
+
+def loop_gain(net):
+    """Spectral radius of the network's recurrence linearised at the origin (0 without
+    feedback from layers): below 1 a small disturbance of the layers dies out."""
+    if not net.is_recurrent:
+        return 0.0
+    M, D = _recurrence(net)
+    N = M[0].shape[0]
+    companion = np.zeros((D * N, D * N))
+    companion[:N] = np.hstack(M)
+    companion[N:, :-N] = np.eye((D - 1) * N)
+    return float(np.max(np.abs(np.linalg.eigvals(companion))))
+
+
+def stabilize(net, gain=STABLE_GAIN, keys=None):
+    """Scale the delayed layer-to-layer weights (of ``keys``, default all) down until
+    :func:`loop_gain` is at most ``gain``, so that training starts from a stable loop.
+
+    Glorot or Nguyen–Widrow weights on a recurrent block often give a loop gain above
+    one: the run then grows (or oscillates) from the first step and Levenberg–Marquardt
+    stalls or diverges at once.  Returns the factor applied (1.0 when none was needed).
+    """
+    if not net.is_recurrent:
+        return 1.0
+    keys = [c.key for c in net.connections.values()
+            if c.source in net.layers and max(c.delays) > 0 and (keys is None or c.key in keys)
+            and not is_compressed(net.weights[c.key])]
+    total = 1.0
+    for _ in range(50):
+        current = loop_gain(net)
+        if current <= gain or not keys:
+            break
+        factor = max(gain / current, 0.5) * 0.999
+        for key in keys:
+            c = net.connections[key]
+            W = np.array(net.weights[key])
+            C = net.size_of(c.source)
+            for k, d in enumerate(c.delays):
+                if d > 0:
+                    W[:, k * C:(k + 1) * C] *= factor
+            net.weights[key] = W
+        total *= factor
+    return total

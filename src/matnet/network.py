@@ -277,8 +277,9 @@ class Network:
                 raise CycleError(cycle, f"{weight_label(key)} with delay 0 would close the cycle "
                                  f"{f' {ARROW} '.join(cycle)}; give it delays >= 1") from None
         shape = (self._layers[target].size, len(delays) * self._source_size(source))
+        drawn = None
         if weight is None:
-            weight = self._init(shape, self._rng, self.dtype.type)
+            drawn = self._init(shape, self._rng, self.dtype.type)
         elif is_compressed(weight):
             weight = self._check_form(key, weight, shape)
             self._forms[key] = weight
@@ -289,7 +290,9 @@ class Network:
                                  f"({target} has {shape[0]} neurons, {source} sends {shape[1]} values), "
                                  f"got {shape_str(weight.shape)}")
         self._connections[key] = connection
-        self._relayout({("W", key): weight})
+        self._relayout({("W", key): drawn if weight is None else weight})
+        if weight is None and source in self._layers and max(delays) > 0:
+            _init.stabilize(self, keys=[key])      # a drawn recurrent weight starts with a stable loop
 
     def _check_form(self, key, form, shape):
         """A copy of a weight representation for ``key``, checked and in this dtype."""
@@ -715,7 +718,11 @@ def nar(feedback_delays, hidden_sizes, n_outputs=1, activation="tanh", output_ac
 def _loop(net, loop):
     if loop not in ("open", "closed"):
         raise ValueError(f"loop must be 'open' or 'closed', got {loop!r}")
-    return net if loop == "open" else net.closed_loop()
+    if loop == "open":
+        return net
+    closed = net.closed_loop()
+    _init.stabilize(closed)         # a new closed loop starts stable (trained ones are closed as they are)
+    return closed
 
 
 def _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, recurrent, init, seed, dtype):

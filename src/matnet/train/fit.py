@@ -119,8 +119,10 @@ class Monitor:
         grad_norm = math.nan if grad_norm is None else grad_norm
         if not np.isfinite(train_loss) or bad_gradient:
             what = "loss" if not np.isfinite(train_loss) else "gradient"
-            self.stop_reason = (f"diverged: the {what} became {train_loss if what == 'loss' else grad_norm} "
-                                f"at epoch {self.epoch}; restored the weights of epoch {self.epoch - 1}")
+            value = train_loss if what == "loss" else grad_norm
+            self.stop_reason = (f"diverged: the {what} became {value} at epoch {self.epoch}; "
+                                + (f"restored the weights of epoch {self.epoch - 1}" if self.epoch else
+                                   "the initial network already diverges; its weights are unchanged"))
             theta[...] = self.last_good
             self.epoch -= 1
             return True

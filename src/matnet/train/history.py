@@ -20,9 +20,13 @@ class History:
     ``stop_reason``, ``algorithm``, ``loss``.
     """
 
+    #: Recorded every epoch by every algorithm (empty lists before the first epoch).
+    STANDARD = ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "test_metric", "lr",
+                "grad_norm", "time", "val_fail")
+
     def __init__(self, algorithm="", loss="", metric=""):
         self.algorithm, self.loss, self.metric = algorithm, loss, metric
-        self.records = {}
+        self.records = {key: [] for key in self.STANDARD}
         self.best_epoch = 0
         self.stop_reason = ""
         self.weights = []
@@ -72,10 +76,13 @@ class History:
         """One line: epochs, stop reason and the losses at the best epoch."""
         b = self.best_epoch
         parts = [f"{self.algorithm}: {self.epochs} epochs, stopped: {self.stop_reason}", f"best epoch {b}"]
+        def at_best(key):
+            column = self.records.get(key, [])
+            return column[b] if b < len(column) else math.nan
         for split in ("train", "val", "test"):
-            value = self.records.get(f"{split}_loss", [math.nan] * (b + 1))[b]
+            value = at_best(f"{split}_loss")
             if not np.isnan(value):
-                metric = self.records.get(f"{split}_metric", [math.nan] * (b + 1))[b]
+                metric = at_best(f"{split}_metric")
                 extra = "" if np.isnan(metric) else f" ({self.metric} {metric:.4g})"
                 parts.append(f"{split} {self.loss} {value:.4g}{extra}")
         return ", ".join(parts)

@@ -149,16 +149,19 @@ def add_l2(net, l2, value, grad=None):
 def jacobian_seeds(net):
     """``(layers, offsets)``: the layers whose sensitivities the Jacobian carries
     (outputs first, then layers read with a delay) and each one's slice of the
-    ``K'`` seeds."""
-    p = plan(net)
-    layers = list(p.outputs)
-    if p.recurrent:
-        layers += [name for name, d in p.delays.items() if d and name not in layers]
-    offsets, k = {}, 0
-    for name in layers:
-        offsets[name] = slice(k, k + net.layers[name].size)
-        k += net.layers[name].size
-    return layers, offsets
+    ``K'`` seeds (cached with the plan)."""
+    cached = net.compiled.get("jacobian_seeds")
+    if cached is None:
+        p = plan(net)
+        layers = list(p.outputs)
+        if p.recurrent:
+            layers += [name for name, d in p.delays.items() if d and name not in layers]
+        offsets, k = {}, 0
+        for name in layers:
+            offsets[name] = slice(k, k + p.sizes[name])
+            k += p.sizes[name]
+        cached = net.compiled["jacobian_seeds"] = (layers, offsets)
+    return cached
 
 
 def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=None):
@@ -188,8 +191,7 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     p = plan(net)
     S, T = trace.shape
     layers, offsets = jacobian_seeds(net)
-    out_rows = np.concatenate([np.arange(offsets[o].start, offsets[o].stop) for o in p.outputs])
-    s = np.concatenate([_scale(net, scale, o) for o in p.outputs])
+    s = _side_by_side([_scale(net, scale, o) for o in p.outputs])
     block_rows = S * T if block_rows is None else max(1, int(block_rows))
     if not p.recurrent:
         blocks = [(None if block_rows >= S else slice(a, min(a + block_rows, S)), None)
@@ -199,20 +201,24 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
         blocks = [(None, None if B >= T else slice(a, min(a + B, T))) for a in range(0, T, B)]
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
     for series, steps in blocks:
-        e = np.hstack([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
-                       for o in p.outputs]) * s
+        e = _side_by_side([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
+                           for o in p.outputs]) * s
         root = None if weight is None else np.sqrt(trace.block(np.asarray(weight, net.dtype)[:, None], series, steps))
         if recurrence is None:          # the seeds are the outputs: scale them, J is E
             seed = s[None, :] if root is None else s[None, :] * root
             J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed)
         else:                           # the recurrence needs raw sensitivities; scale the outputs' rows
             E, G = explicit_jacobian(net, trace, layers, offsets, series, steps)
-            J = recurrence(E, G, steps)[:, out_rows] * s[:, None]
+            J = recurrence(E, G, steps)[:, :len(s)] * s[:, None]        # the outputs' seeds come first
             if root is not None:
                 J *= root[:, :, None]
         if root is not None:
             e *= root
         yield J.reshape(-1, J.shape[-1]), e.reshape(-1), (series if recurrence is None else (series, steps))
+
+
+def _side_by_side(arrays):
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
 
 
 def _scale(net, scale, name):
@@ -235,8 +241,11 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
     """
     p = plan(net)
     K = offsets[layers[-1]].stop
-    z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
-    a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
+    if series is None and steps is None:
+        z, a = trace.z, trace.a
+    else:
+        z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
+        a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
     n = next(iter(z.values())).shape[0]
     E = np.empty((n, K, net.n_params), net.dtype)
     dA, G = {}, {}

@@ -31,9 +31,12 @@ class Scaling:
     shift: np.ndarray
     value: np.ndarray
 
-    def apply(self, X):
-        """Scale ``X`` (``(n_samples, n)``) into network units."""
-        return X * self.scale + self.shift
+    def apply(self, X, out=None):
+        """Scale ``X`` (``(..., n)``) into network units (into ``out``, which may be ``X``
+        itself, when given)."""
+        out = np.multiply(X, self.scale, out=out)
+        out += self.shift
+        return out
 
     @property
     def inverse_scale(self):
@@ -55,10 +58,33 @@ class Scaling:
         return {"scale": self.scale, "shift": self.shift, "value": self.value}
 
 
+def _columns(X):
+    """``X`` as an array of columns, in its own dtype (integers and booleans as float64)."""
+    X = np.asarray(X)
+    return X if X.dtype.kind == "f" else X.astype(np.float64)
+
+
+def _mean_var(X, rows=8192):
+    """Column means and variances in float64, over blocks of rows combined exactly
+    (Chan et al.): one pass, no copy of ``X`` larger than a block."""
+    n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows].astype(np.float64)
+        k = block.shape[0]
+        block_mean = block.mean(axis=0)
+        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+        delta = block_mean - mean
+        mean = mean + delta * k / (n + k)
+        m2 = m2 + block_m2 + delta ** 2 * n * k / (n + k)
+        n += k
+    return mean, m2 / max(n, 1)
+
+
 def minmax(X, dtype=np.float64):
-    """Map each column's ``[min, max]`` onto ``[-1, 1]`` (``mapminmax``)."""
-    X = np.asarray(X, dtype=np.float64)
-    lo, hi = X.min(axis=0), X.max(axis=0)
+    """Map each column's ``[min, max]`` onto ``[-1, 1]`` (``mapminmax``); one pass over
+    ``X`` in its own dtype (min and max are exact in any)."""
+    X = _columns(X)
+    lo, hi = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
     constant = hi == lo
     scale = np.where(constant, 0.0, 2.0 / np.where(constant, 1.0, hi - lo))
     shift = np.where(constant, 0.0, -1.0 - lo * scale)
@@ -66,9 +92,10 @@ def minmax(X, dtype=np.float64):
 
 
 def standard(X, dtype=np.float64):
-    """Give each column mean 0 and standard deviation 1."""
-    X = np.asarray(X, dtype=np.float64)
-    mean, std = X.mean(axis=0), X.std(axis=0)
+    """Give each column mean 0 and standard deviation 1 (accumulated in float64,
+    without a float64 copy of ``X``)."""
+    mean, var = _mean_var(_columns(X))
+    std = np.sqrt(var)
     constant = std == 0
     scale = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, std))
     shift = np.where(constant, 0.0, -mean * scale)

@@ -225,9 +225,19 @@ class Data:
     initial: dict
     weight: np.ndarray | None
 
+    owned: bool = False          # whether the arrays are copies fit may scale in place
+
     @property
     def shape(self):
         return next(iter(self.targets.values())).shape[:2]
+
+    def take(self, idx):
+        """The samples ``idx`` (of data without delays): copies, or the same arrays when
+        ``idx`` is every sample in order."""
+        if len(idx) == self.shape[0] and np.array_equal(idx, np.arange(len(idx))):
+            return self
+        return Data({k: v[idx] for k, v in self.inputs.items()}, {k: v[idx] for k, v in self.targets.items()},
+                    {}, None if self.weight is None else self.weight[idx], owned=True)
 
 
 def _sample_weight(weight, n, dtype):
@@ -276,10 +286,11 @@ def _rows(data, division, mode, labels, rng, dynamic):
     return [np.sort((np.arange(S)[:, None] * T + idx[None, :]).ravel()) for idx in steps]
 
 
-def _apply_scaling(net, kinds, data, idx):
-    """Fit the planned scalings on the rows ``idx`` and store them in ``net``; a
-    feedback input shares its output's scaling, so the loop closes exactly."""
+def _apply_scaling(net, kinds, data, idx=None):
+    """Fit the planned scalings on the rows ``idx`` (default all) and store them in
+    ``net``; a feedback input shares its output's scaling, so the loop closes exactly."""
     kind_in, kind_out = kinds
+    idx = slice(None) if idx is None else idx
     if kind_out != "keep":
         net.output_scaling = {} if kind_out is None else {
             k: fit_scaling(kind_out, as_rows(v)[idx], net.dtype) for k, v in data.targets.items()}
@@ -292,23 +303,35 @@ def _apply_scaling(net, kinds, data, idx):
                 net.input_scaling[fb] = net.output_scaling[output]
 
 
-def _scaled(scalings, arrays, dtype):
-    return {k: (scalings[k].apply(v) if k in scalings else v).astype(dtype, copy=False) for k, v in arrays.items()}
+def _scaled(scalings, arrays, dtype, in_place=False):
+    """``arrays`` in network units (scaled in place when allowed and of ``dtype``)."""
+    def scaled(v, scaling):
+        v = v.astype(dtype, copy=False)
+        return scaling.apply(v, out=v if in_place and v.dtype == dtype else None)
+    return {k: scaled(v, scalings[k]) if k in scalings else v.astype(dtype, copy=False) for k, v in arrays.items()}
 
 
 def whole_split(net, data):
-    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units."""
-    inputs = _scaled(net.input_scaling, data.inputs, net.dtype)
+    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units
+    (data that ``owns`` its arrays is scaled in place)."""
+    inputs = _scaled(net.input_scaling, data.inputs, net.dtype, data.owned)
     states = initial_states(net, data.initial, data.shape[0])
     x, shape, layer_states = engine_rows(net, inputs, states)
-    targets = {k: as_rows(v) for k, v in _scaled(net.output_scaling, data.targets, net.dtype).items()}
     targets_data = np.hstack([as_rows(data.targets[k]) for k in net.outputs])
+    targets = {k: as_rows(v) for k, v in _scaled(net.output_scaling, data.targets, net.dtype).items()}
     return Split(x, shape, layer_states, targets, targets_data, data.weight)
 
 
-def _splits(net, data, rows):
-    """``train``, ``val`` and ``test`` splits: rows taken out of the whole (each on its
-    own), or, for a recurrent network, the whole run counting each split's steps."""
+def _splits(net, data, rows, kinds):
+    """``train``, ``val`` and ``test`` splits with the scaling fitted on the training
+    rows: samples taken out (each split one copy, scaled in place), time steps of the
+    series taken out after lagging, or, for a recurrent network, the whole run counting
+    each split's steps."""
+    if not net.is_dynamic:
+        parts = [data.take(idx) for idx in rows]
+        _apply_scaling(net, kinds, parts[0])
+        return {name: whole_split(net, part) for name, part in zip(("train", "val", "test"), parts)}
+    _apply_scaling(net, kinds, data, rows[0])
     whole = whole_split(net, data)
     n = whole.shape[0] * whole.shape[1]
     splits = {}
@@ -470,9 +493,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     if division is _DEFAULT:
         division = None if validation is not None else (0.7, 0.15, 0.15)
     rows = _rows(data, division, division_mode, _stratify_labels(data, net, classification), rng, net.is_dynamic)
-    # 3. scaling, fitted on the training rows
-    _apply_scaling(net, _scaling_plan(scaling, loss, net), data, rows[0])
-    splits = _splits(net, data, rows)
+    # 3. the splits in network units, the scaling fitted on the training rows
+    splits = _splits(net, data, rows, _scaling_plan(scaling, loss, net))
     if validation is not None:
         splits["val"] = whole_split(net, static_data(net, *validation))
     # 4. run the algorithm; the Monitor restores the best weights

@@ -35,6 +35,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/sparse_break_even.py --threads 1
 	$(BIN)/python benchmarks/sparse_break_even.py
 	$(BIN)/python benchmarks/compression_digits.py
+	$(BIN)/python benchmarks/busy_machine.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

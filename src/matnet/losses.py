@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-__all__ = ["LOSSES", "evaluate", "accuracy", "Metric", "check_loss"]
+__all__ = ["LOSSES", "evaluate", "normalizer", "accuracy", "Metric", "check_loss"]
 
 LOSSES = ("mse", "sse", "cross_entropy", "binary_cross_entropy")
 _FUSED = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
@@ -65,10 +65,7 @@ def evaluate(loss, net, Z, A, T, sample_weight=None, error_scale=None, need_delt
     n = T[outputs[0]].shape[0]
     dtype = A[outputs[0]].dtype
     w = None if sample_weight is None else np.asarray(sample_weight, dtype)[:, None]
-    total_w = float(n if w is None else w.sum())
-    n_out = sum(T[name].shape[1] for name in outputs)
-    norm = {"mse": total_w * n_out, "sse": 1.0, "cross_entropy": total_w,
-            "binary_cross_entropy": total_w * n_out}[loss]
+    norm = normalizer(loss, float(n if w is None else w.sum()), sum(T[name].shape[1] for name in outputs))
     value, deltas = 0.0, {}
     for name in outputs:
         z, a, t = Z[name], A[name], T[name]
@@ -94,6 +91,13 @@ def evaluate(loss, net, Z, A, T, sample_weight=None, error_scale=None, need_delt
                 g = g if w is None else g * w
                 deltas[name] = (g * dtype.type(1 / norm), True)
     return value / norm, deltas
+
+
+def normalizer(loss, total_weight, n_out):
+    """What a loss divides its sum by: samples (weights summed) × outputs for ``mse`` and
+    ``binary_cross_entropy``, samples for ``cross_entropy``, 1 for ``sse``."""
+    return {"mse": total_weight * n_out, "sse": 1.0, "cross_entropy": total_weight,
+            "binary_cross_entropy": total_weight * n_out}[loss]
 
 
 def accuracy(Y, T):

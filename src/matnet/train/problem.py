@@ -31,6 +31,8 @@ __all__ = ["Problem", "Split", "Metric", "NormalEquations", "engine_rows", "data
 
 #: Default size of one block of the Jacobian (the normal equations' working memory).
 BLOCK_BYTES = 32 * 2 ** 20
+#: Rows per block when a loss is evaluated without its gradient.
+VALUE_ROWS = 8192
 
 
 def engine_rows(net, inputs, states):
@@ -152,6 +154,9 @@ class Problem:
         accumulates the outputs when given.
         """
         split = self.train if idx is None else self.train.take(idx)
+        if not need_gradient:
+            value = self._value(split, metric)
+            return add_l2(self.net, self.l2, value)
         trace = self.run(split)
         value, deltas = self._loss(split, trace, need_gradient)
         grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
@@ -168,11 +173,28 @@ class Problem:
         split = self.splits.get(name)
         if split is None or split.n == 0:
             return math.nan, math.nan
-        trace = self.run(split)
-        value, _ = self._loss(split, trace, need_delta=False)
         metric = Metric(self.metric)
-        self.add_metric(metric, split, trace)
-        return value, metric.value()
+        return self._value(split, metric), metric.value()
+
+    def _value(self, split, metric=None):
+        """The loss of a split without its gradient: independent rows in blocks of
+        :data:`VALUE_ROWS` (large batches would cost more in fresh memory than in
+        arithmetic), a recurrent run whole."""
+        rows = split.shape[0] * split.shape[1]
+        if self.recurrent or rows <= VALUE_ROWS:
+            trace = self.run(split)
+            if metric is not None:
+                self.add_metric(metric, split, trace)
+            return self._loss(split, trace, need_delta=False)[0]
+        total = norm = 0.0
+        n_out = split.targets_data.shape[1]
+        for start in range(0, rows, VALUE_ROWS):
+            block = split.take(slice(start, start + VALUE_ROWS))
+            weight = block.n if block.weight is None else float(np.sum(block.weight))
+            value = self._value(block, metric)
+            block_norm = _losses.normalizer(self.loss, weight, n_out)
+            total, norm = total + value * block_norm, norm + block_norm
+        return total if self.loss == "sse" else total / norm
 
     def normal_equations(self, block_size=None, memory_reduction=None):
         """The accumulator of ``JᵀJ`` and ``Jᵀe`` the Jacobian methods use."""

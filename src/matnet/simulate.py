@@ -216,18 +216,20 @@ def _run_over_time(net, p, trace, given):
         if d and name in given:
             values[:, D - d:D, rows] = given[name][:, -d:]
         trace.states[name] = values[:, D - d:D, rows].copy()
-    steps = []
+    steps = []                                 # per layer: net inputs, what it reads, f, where a goes
     for step in p.steps:
         parts = [(op, _window_columns(c, offsets, D, N)) for c, op in step.connections if c.key not in trace.x]
-        reads = combine(parts, (D + 1) * N, net.dtype) if parts else None
-        steps.append((step, offsets[step.layer], reads, trace.series(trace.z[step.layer])))
+        reads = combine(parts, (D + 1) * N, net.dtype).dot if parts else None
+        steps.append((trace.series(trace.z[step.layer]), reads, step.activation.function,
+                      values[:, D:, offsets[step.layer]]))
+    flat = values.reshape(S, -1)               # the window of step t: flat[:, t N:(t + D + 1) N]
     for t in range(T):
-        window = values[:, t:t + D + 1].reshape(S, -1)
-        for step, rows, reads, Z in steps:
+        window = flat[:, t * N:(t + D + 1) * N]
+        for Z, reads, f, a in steps:
             z = Z[:, t]
             if reads is not None:
-                z += reads.dot(window)
-            values[:, D + t, rows] = step.activation(z)
+                z += reads(window)
+            a[:, t] = f(z)
     for name, rows in offsets.items():
         trace.a[name] = as_rows(np.ascontiguousarray(values[:, D:, rows]))
 

@@ -21,6 +21,7 @@ class Dense(WeightOperator):
 
     def __init__(self, W):
         self.W = W
+        self._WT = W.T                  # a view: it follows W
 
     @property
     def shape(self):
@@ -35,7 +36,7 @@ class Dense(WeightOperator):
         return self.W.size
 
     def dot(self, X):
-        return X @ self.W.T
+        return X @ self._WT
 
     def rdot(self, D):
         return D @ self.W

@@ -36,6 +36,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/sparse_break_even.py
 	$(BIN)/python benchmarks/compression_digits.py
 	$(BIN)/python benchmarks/busy_machine.py
+	$(BIN)/python benchmarks/lm_scale.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

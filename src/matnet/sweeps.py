@@ -38,6 +38,7 @@ import time
 import numpy as np
 
 from .init import initialize
+from .threads import one_thread
 
 __all__ = ["sweep", "summarize", "folds", "METRICS"]
 
@@ -93,7 +94,7 @@ def _takes_seed(build):
 
 def _fit_one(build, params, X, T, division, fit_options, run_seed, takes_seed, init):
     """Build, train and score one run (module level so that joblib and Dask can pickle it)."""
-    with _one_thread():
+    with one_thread():
         start = time.perf_counter()
         init_seed, fit_seed = np.random.SeedSequence(run_seed).spawn(2)
         net = build(**params, seed=np.random.default_rng(init_seed)) if takes_seed else build(**params)
@@ -107,23 +108,6 @@ def _fit_one(build, params, X, T, division, fit_options, run_seed, takes_seed, i
         row.update(epochs=history.epochs, best_epoch=history.best_epoch, stop_reason=history.stop_reason,
                    seconds=time.perf_counter() - start)
         return row
-
-
-class _one_thread:
-    """Limit BLAS to one thread for the run (results then do not depend on n_jobs)."""
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            self.limits = None
-        else:
-            self.limits = threadpool_limits(1)
-        return self
-
-    def __exit__(self, *exc):
-        if self.limits is not None:
-            self.limits.restore_original_limits()
 
 
 def sweep(build, grid, X, T, n_splits=5, restarts=1, n_jobs=None, seed=0, fit_options=None, summary=False,

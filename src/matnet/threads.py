@@ -33,7 +33,7 @@ try:            # installed with matnet; without it BLAS keeps its own thread se
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "few_threads"]
+__all__ = ["SMALL", "few_threads", "one_thread"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
@@ -50,3 +50,9 @@ def few_threads(order, small=SMALL):
     if _controller is None:          # which libraries are loaded is looked up once
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
+
+
+def one_thread():
+    """A context in which BLAS and LAPACK use one thread (e.g. runs of a sweep, whose
+    results then do not depend on how many run side by side)."""
+    return few_threads(0, small=1)

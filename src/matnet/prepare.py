@@ -15,8 +15,8 @@ import numpy as np
 
 from ._format import shape_str
 
-__all__ = ["prepare_inputs", "prepare_sequences", "initial_states", "connection_inputs", "error_scale",
-           "as_rows", "stack_lagged"]
+__all__ = ["prepare_inputs", "prepare_sequences", "initial_states", "connection_inputs", "engine_rows",
+           "error_scale", "as_rows", "stack_lagged"]
 
 
 def error_scale(net):
@@ -198,6 +198,16 @@ def connection_inputs(net, inputs, states):
             padded = np.concatenate([states[c.source][:, -d:], v], axis=1) if c.source in states else v
             x[c.key] = as_rows(stack_lagged(padded, d, c.delays, 0, v.shape[1]))
     return x
+
+
+def engine_rows(net, inputs, states):
+    """``(x, shape, layer_states)``, what :func:`matnet.simulate.run` takes, from input
+    series ``name -> (n_series, n_steps, n)`` and delay states in network units: a
+    recurrent network runs ``(n_series, n_steps)``, any other ``(n_series * n_steps, 1)``
+    (every row on its own)."""
+    S, T = next(iter(inputs.values())).shape[:2]
+    shape = (S, T) if net.is_recurrent else (S * T, 1)
+    return connection_inputs(net, inputs, states), shape, {k: v for k, v in states.items() if k in net.layers}
 
 
 def as_rows(v):

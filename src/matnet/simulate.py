@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .prepare import (as_rows, connection_inputs, initial_states, prepare_inputs, prepare_sequences,
-                      stack_lagged, state_scaling)
+from .prepare import (as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences, stack_lagged,
+                      state_scaling)
 from .weights import combine, operator
 
 __all__ = ["Plan", "Trace", "plan", "run", "forward", "predict", "predict_classes", "simulate", "run_sequences",
@@ -334,13 +334,11 @@ def run_sequences(net, inputs, states, n_steps=None):
     ``(n_series * n_steps, 1)`` otherwise (rows in the same series-major order).
     """
     if inputs:
-        S, T = next(iter(inputs.values())).shape[:2]
-    else:
+        trace = run(net, *engine_rows(net, inputs, states))
+    else:                                      # a network without inputs runs n_steps
         S = next(iter(states.values())).shape[0] if states else 1
-        T = int(n_steps)
-    shape = (S, T) if net.is_recurrent else (S * T, 1)
-    layer_states = {name: v for name, v in states.items() if name in net.layers}
-    trace = run(net, connection_inputs(net, inputs, states), shape, layer_states)
+        shape = (S, int(n_steps)) if net.is_recurrent else (S * int(n_steps), 1)
+        trace = run(net, {}, shape, {k: v for k, v in states.items() if k in net.layers})
     trace.inputs = {name: as_rows(v) for name, v in inputs.items()}
     return trace
 

@@ -22,10 +22,10 @@ from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_target
 from ..data.timeseries import prepare_timeseries, sequence_inputs
 from ..init import initialize
 from ..init import rng as _rng
-from ..prepare import as_rows, initial_states, prepare_inputs, prepare_sequences
+from ..prepare import as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences
 from ..simulate import plan
 from .history import History
-from .problem import Problem, Split, engine_rows
+from .problem import Problem, Split
 from .progress import Progress
 
 __all__ = ["fit", "register", "parse_options", "Algorithm", "Monitor", "TrainingWarning", "ALGORITHMS", "Data", "static_data", "sequence_data",

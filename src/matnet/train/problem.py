@@ -24,23 +24,15 @@ import numpy as np
 from .. import losses as _losses
 from ..losses import Metric
 from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
-from ..prepare import connection_inputs, error_scale
+from ..prepare import error_scale
 from ..simulate import data_units, plan, run
 
-__all__ = ["Problem", "Split", "Metric", "NormalEquations", "engine_rows", "data_outputs", "BLOCK_BYTES"]
+__all__ = ["Problem", "Split", "Metric", "NormalEquations", "data_outputs", "BLOCK_BYTES", "VALUE_ROWS"]
 
 #: Default size of one block of the Jacobian (the normal equations' working memory).
 BLOCK_BYTES = 32 * 2 ** 20
 #: Rows per block when a loss is evaluated without its gradient.
 VALUE_ROWS = 8192
-
-
-def engine_rows(net, inputs, states):
-    """``(x, shape, layer_states)``: what :func:`matnet.simulate.run` takes, from input
-    series ``name -> (n_series, n_steps, n)`` and delay states in network units."""
-    S, T = next(iter(inputs.values())).shape[:2]
-    shape = (S, T) if net.is_recurrent else (S * T, 1)
-    return connection_inputs(net, inputs, states), shape, {k: v for k, v in states.items() if k in net.layers}
 
 
 @dataclass

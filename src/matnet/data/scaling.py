@@ -64,20 +64,17 @@ def _columns(X):
     return X if X.dtype.kind == "f" else X.astype(np.float64)
 
 
-def _mean_var(X, rows=8192):
-    """Column means and variances in float64, over blocks of rows combined exactly
-    (Chan et al.): one pass, no copy of ``X`` larger than a block."""
-    n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+def _mean_var(X, rows=2048):
+    """Column means and variances, accumulated in float64 without a float64 copy of
+    ``X``: the mean in one buffered pass, then the squared deviations over blocks of
+    ``rows`` (differences in ``X``'s own dtype, summed in float64)."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    centre = mean.astype(X.dtype)
+    m2 = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], rows):
-        block = X[start:start + rows].astype(np.float64)
-        k = block.shape[0]
-        block_mean = block.mean(axis=0)
-        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
-        delta = block_mean - mean
-        mean = mean + delta * k / (n + k)
-        m2 = m2 + block_m2 + delta ** 2 * n * k / (n + k)
-        n += k
-    return mean, m2 / max(n, 1)
+        d = X[start:start + rows] - centre
+        m2 += np.einsum("ij,ij->j", d, d, dtype=np.float64)
+    return mean, m2 / max(X.shape[0], 1)
 
 
 def minmax(X, dtype=np.float64):

@@ -32,7 +32,7 @@ __all__ = ["Problem", "Split", "Metric", "NormalEquations", "data_outputs", "BLO
 #: Default size of one block of the Jacobian (the normal equations' working memory).
 BLOCK_BYTES = 32 * 2 ** 20
 #: Rows per block when a loss is evaluated without its gradient.
-VALUE_ROWS = 8192
+VALUE_ROWS = 2048
 
 
 @dataclass

@@ -14,9 +14,10 @@ definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises b
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from ..simulate import plan
-from ..threads import few_threads
+from ..threads import few_threads, one_thread
 
 __all__ = ["solve_damped", "Spectrum", "damped_step", "lm_runner", "br_runner", "LM_OPTIONS"]
 
@@ -24,15 +25,18 @@ __all__ = ["solve_damped", "Spectrum", "damped_step", "lm_runner", "br_runner", 
 def solve_damped(A, b, mu):
     """Solve ``(A + mu I) x = b`` by Cholesky; least squares if not positive definite.
 
-    Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.  Everything runs
-    in NumPy's own LAPACK (the library of its matrix products): mixing in a second BLAS
-    library's thread pool makes the two compete for the cores.
+    Returns ``(x, method)`` with method ``"cholesky"`` or ``"lstsq"``.  The factorisation
+    runs in NumPy's LAPACK (the library of its matrix products); the two triangular
+    solves in SciPy's on one thread, so that no second pool of BLAS threads competes
+    with NumPy's for the cores.
     """
     M = A + mu * np.eye(A.shape[0])
     if np.all(np.isfinite(M)):
         try:
             L = np.linalg.cholesky(M)
-            x = np.linalg.solve(L.T, np.linalg.solve(L, b))
+            with one_thread():              # two O(P²) triangular solves; no second BLAS pool left spinning
+                x = solve_triangular(L.T, solve_triangular(L, b, lower=True, check_finite=False),
+                                     lower=False, check_finite=False)
             if np.all(np.isfinite(x)):
                 return x, "cholesky"
         except np.linalg.LinAlgError:

@@ -13,11 +13,13 @@ definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises b
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 from scipy.linalg import solve_triangular
 
 from ..simulate import plan
-from ..threads import few_threads, one_thread
+from ..threads import SMALL, few_threads, one_thread
 
 __all__ = ["solve_damped", "Spectrum", "damped_step", "lm_runner", "br_runner", "LM_OPTIONS"]
 
@@ -34,7 +36,8 @@ def solve_damped(A, b, mu):
     if np.all(np.isfinite(M)):
         try:
             L = np.linalg.cholesky(M)
-            with one_thread():              # two O(P²) triangular solves; no second BLAS pool left spinning
+            # one thread: no second BLAS pool left spinning (small systems run so already)
+            with one_thread() if A.shape[0] >= SMALL else nullcontext():
                 x = solve_triangular(L.T, solve_triangular(L, b, lower=True, check_finite=False),
                                      lower=False, check_finite=False)
             if np.all(np.isfinite(x)):

@@ -301,9 +301,11 @@ class _Recurrence:
             window[:, :, :, (D - delay) * K + cols.start:(D - delay) * K + cols.stop] += \
                 block.reshape(K, S, B, -1).transpose(1, 2, 0, 3)
         sens = np.concatenate([self.history, E], axis=1)       # (S, D + B, K', P)
+        flat = sens.reshape(S, (D + B) * K, -1)                 # step t's past: flat[:, tK:(t + D)K]
+        step = np.empty((S, K, flat.shape[-1]), E.dtype)
         for t in range(B):
-            past = sens[:, t:t + D].reshape(S, D * K, -1)
-            sens[:, D + t] += np.matmul(window[:, t], past)
+            np.matmul(window[:, t], flat[:, t * K:(t + D) * K], out=step)
+            flat[:, (t + D) * K:(t + D + 1) * K] += step
         self.history = sens[:, B:].copy()
         return sens[:, D:].reshape(S * B, K, -1)
 

@@ -153,6 +153,14 @@ class Network:
     init : str
         Matrix initialiser for such connections (see :mod:`matnet.init`).
 
+    Attributes
+    ----------
+    weights, biases : live views of the parameters (see the module docstring)
+    theta : the live parameter vector
+    compiled : dict
+        What the engine derives from the structure (its plan), cleared whenever the
+        structure changes.
+
     Examples
     --------
     >>> import matnet as mn

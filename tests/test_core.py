@@ -236,6 +236,8 @@ def test_predict_ahead_and_simulate_with_several_exogenous_inputs():
     free, _ = closed.simulate({"a": u["a"][80:], "b": u["b"][80:]}, initial=start)
     np.testing.assert_allclose(ahead, free, rtol=1e-12)
     np.testing.assert_allclose(net.predict_ahead(u, {"y": y[:80]}, steps=40), ahead, rtol=1e-15)
+    with pytest.raises(ValueError, match="Y_past must give the measured outputs y, got h1"):
+        net.predict_ahead(u, {"h1": y[:80]}, steps=40)
     with pytest.raises(ValueError, match="U must give the exogenous inputs a, b"):
         net.predict_ahead(u["a"], y[:80], steps=40)
     with pytest.raises(ValueError, match="at least 110 steps of 'b', got 100"):

@@ -423,6 +423,9 @@ def predict_ahead(net, U, Y_past, steps, initial=None):
         if len(outputs) != 1:
             raise ValueError(f"the network feeds back {', '.join(sorted(outputs))}; pass Y_past as a dict")
         Y_past = {next(iter(outputs)): Y_past}
+    if set(Y_past) != outputs:
+        raise ValueError(f"Y_past must give the measured outputs {', '.join(sorted(outputs))}, "
+                         f"got {', '.join(map(str, Y_past)) or 'none'}")
     past = {}
     for name, output in fb.items():
         y = np.asarray(Y_past[output], dtype=net.dtype)

@@ -410,3 +410,23 @@ def test_bad_input_shapes_name_both(rep):
         rep.gradient(np.ones((4, 5)), np.ones((3, 6)))
     with pytest.raises(ValueError, match=r"D has shape \(4, 6\)"):
         rep.jacobian(np.ones((4, 5)), np.ones((4, 6)))
+
+
+@pytest.mark.parametrize("dense_only", [True, False])
+def test_combined_operator_equals_its_dense_matrix(dense_only):
+    """weights.combine: several weights reading columns of one input (a recurrent step's
+    window) act as one matrix with each weight at its columns."""
+    from matnet.weights import combine, operator
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
+    second = operator(W2) if dense_only else LowRank.from_dense(W2, rank=2)
+    parts = [(operator(W1), np.array([0, 2, 4, 6])), (second, np.array([7, 1]))]
+    op = combine(parts, 8, np.float64)
+    M = np.zeros((3, 8))
+    M[:, [0, 2, 4, 6]] = W1
+    M[:, [7, 1]] = W2
+    X, D = rng.normal(size=(5, 8)), rng.normal(size=(5, 3))
+    assert op.kind == ("dense" if dense_only else "sum")
+    np.testing.assert_allclose(op.to_dense(), M, atol=1e-12)
+    np.testing.assert_allclose(op.dot(X), X @ M.T, atol=1e-12)
+    np.testing.assert_allclose(op.rdot(D), D @ M, atol=1e-12)

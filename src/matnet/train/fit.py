@@ -224,7 +224,6 @@ class Data:
     targets: dict
     initial: dict
     weight: np.ndarray | None
-
     owned: bool = False          # whether the arrays are copies fit may scale in place
 
     @property

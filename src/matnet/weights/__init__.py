@@ -7,10 +7,8 @@ of any weight, a plain ndarray included (:class:`Dense`).  The compressed forms 
 compute without forming the dense matrix.  Conversions from a dense matrix: :meth:`Sparse.from_dense`,
 :meth:`LowRank.from_dense` (truncated SVD), :meth:`MPO.from_dense` (TT-SVD).
 """
-import numpy as np
-
 from .base import WeightOperator, WeightRepresentation
-from .dense import Dense, Sum
+from .dense import Dense, Sum, combine
 from .lowrank import LowRank, truncated_svd
 from .mpo import MPO
 from .sparse import Sparse
@@ -40,18 +38,3 @@ def is_compressed(W):
     """Whether ``W`` is a compressed representation (owns its parameters and arrays)."""
     return isinstance(W, WeightRepresentation)
 
-
-def combine(parts, n_in, dtype):
-    """One operator for a sum of weights, each acting on some columns of one input.
-
-    ``parts`` is ``[(op, columns)]``: ``dot(X) = sum op.dot(X[:, columns])`` for ``X``
-    ``(batch, n_in)``.  When every weight is dense this is one dense matrix (a copy of
-    the current values, for one run); otherwise a :class:`Sum` of the operators.
-    """
-    if all(op.kind == "dense" for op, _ in parts):
-        rows = parts[0][0].shape[0] if parts else 0
-        M = np.zeros((rows, n_in), dtype)
-        for op, columns in parts:
-            M[:, columns] += op.to_dense()
-        return Dense(M)
-    return Sum(parts, n_in)

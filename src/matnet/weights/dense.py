@@ -11,7 +11,7 @@ import numpy as np
 
 from .base import WeightOperator
 
-__all__ = ["Dense"]
+__all__ = ["Dense", "Sum", "combine"]
 
 
 class Dense(WeightOperator):
@@ -67,13 +67,13 @@ class Dense(WeightOperator):
 
 class Sum(WeightOperator):
     """``X -> sum op.dot(X[:, columns])``: several weights reading parts of one input
-    ``(batch, n_in)`` (what :func:`matnet.weights.combine` gives for compressed forms)."""
+    ``(batch, n_in)`` (what :func:`combine` gives for compressed forms)."""
 
     kind = "sum"
 
     def __init__(self, parts, n_in):
         self.parts = [(op, np.asarray(columns)) for op, columns in parts]
-        self.shape = (self.parts[0][0].shape[0] if self.parts else 0, n_in)
+        self.shape = (self.parts[0][0].shape[0], n_in)
 
     def dot(self, X):
         out = None
@@ -85,12 +85,28 @@ class Sum(WeightOperator):
     def rdot(self, D):
         out = np.zeros((D.shape[0], self.shape[1]), D.dtype)
         for op, columns in self.parts:
-            np.add.at(out, (slice(None), columns), op.rdot(D))
+            out[:, columns] += op.rdot(D)
         return out
 
     def to_dense(self):
-        M = None
-        for op, columns in self.parts:
-            M = np.zeros(self.shape, op.dtype) if M is None else M
-            M[:, columns] += op.to_dense()
-        return M
+        return _scatter(self.parts, self.shape, self.parts[0][0].dtype)
+
+
+def combine(parts, n_in, dtype):
+    """One operator for a sum of weights, each acting on some columns of one input.
+
+    ``parts`` is ``[(op, columns)]`` (at least one): ``dot(X) = sum op.dot(X[:, columns])``
+    for ``X`` ``(batch, n_in)``.  When every weight is dense this is one dense matrix (a
+    copy of the current values, for one run); otherwise a :class:`Sum` of the operators.
+    """
+    if all(op.kind == "dense" for op, _ in parts):
+        return Dense(_scatter(parts, (parts[0][0].shape[0], n_in), dtype))
+    return Sum(parts, n_in)
+
+
+def _scatter(parts, shape, dtype):
+    """The dense ``shape`` matrix with each part's matrix at its columns."""
+    M = np.zeros(shape, dtype)
+    for op, columns in parts:
+        M[:, columns] += op.to_dense()
+    return M

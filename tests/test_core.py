@@ -122,8 +122,10 @@ def test_every_algorithm_trains_every_kind_and_form(kind, form, algorithm):
     net, _, X, T, _, _ = _case(kind, form, seed=2)
     before = net.get_flat().copy()
     history = net.fit(X, T, algorithm=algorithm, epochs=3, division=None, seed=0, progress=False)
-    assert 1 <= history.n_epochs <= 4 and np.isfinite(history.train_loss).all()
-    assert history.train_loss[history.best_epoch] <= history.train_loss[0]
+    minibatch = algorithm in ("sgd", "adam", "rmsprop")     # epoch 0 not evaluated (NaN)
+    losses = history.train_loss[1:] if minibatch else history.train_loss
+    assert 1 <= history.n_epochs <= 4 and np.isfinite(losses).all()
+    assert history.train_loss[history.best_epoch] <= losses[0]
     assert not np.array_equal(net.get_flat(), before)
     assert all(operator(net.weights[k]).kind == form for k in net.weights)     # training keeps the form
 

@@ -212,3 +212,31 @@ def test_simulate_ph_rejects_bad_flows():
         ds.simulate_ph(np.ones((5, 3)))
     with pytest.raises(ValueError):
         ds.simulate_ph(np.array([[81.0, 0.0]]))
+
+
+def test_narendra_follows_its_difference_equation_and_is_reproducible():
+    d = ds.narendra(300, seed=4)
+    assert d.u.shape == d.y.shape == (300, 1) and d.dt == 1.0
+    u, y = d.u[:, 0], d.y[:, 0]
+    k = np.arange(2, 299)
+    expected = (y[k] * y[k - 1] * y[k - 2] * u[k - 1] * (y[k - 2] - 1) + u[k]) / (1 + y[k - 1] ** 2 + y[k - 2] ** 2)
+    np.testing.assert_allclose(y[k + 1], expected, rtol=1e-12, atol=1e-15)
+    assert y[0] == 0 and np.abs(u).max() <= 1
+    np.testing.assert_array_equal(ds.narendra(100, seed=4).y, d.y[:100])   # a prefix of the longer record
+    with pytest.raises(ValueError, match="n_steps"):
+        ds.narendra(0)
+
+
+def test_second_order_lag_has_its_gain_and_overshoot():
+    d = ds.second_order(2000, seed=0, dt=0.05, time_constant=0.5, damping=0.2, gain=2.0)
+    assert d.u.shape == d.y.shape == (2000, 1)
+    step = ds.second_order(400, seed=0, dt=0.05, time_constant=0.5, damping=0.2, gain=2.0)
+    np.testing.assert_array_equal(step.u, d.u[:400])
+    # the response to one held level: check with the continuous solution's steady state and overshoot
+    levels = np.flatnonzero(np.diff(d.u[:, 0]))
+    first = levels[0] + 1                       # samples of the first level
+    assert first >= 10
+    from scipy.signal import lti, step as lti_step
+    t = np.arange(first) * 0.05
+    _, response = lti_step(lti([2.0], [0.25, 0.2, 1.0]), T=t)
+    np.testing.assert_allclose(d.y[:first, 0], d.u[0, 0] * response, atol=1e-9)

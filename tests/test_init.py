@@ -112,3 +112,15 @@ def test_stabilize_scales_only_the_delayed_blocks():
     W = net.weights["h", "y"]
     np.testing.assert_array_equal(W[:, :3], before[:, :3])          # the delay-0 block is untouched
     np.testing.assert_allclose(W[:, 3:], before[:, 3:] * factor)
+
+
+def test_loop_gain_reads_compressed_recurrent_weights():
+    net = mn.Network()
+    net.add_input("x", 1)
+    net.add_layer("y", 2, "linear")
+    net.connect("x", "y")
+    W = np.array([[0.5, 0.2], [0.0, 0.3]])
+    net.connect("y", "y", weight=W, delays=[1])
+    dense_gain = init.loop_gain(net)
+    net.weights["y", "y"] = mn.compress.Sparse.from_dense(W)
+    assert init.loop_gain(net) == pytest.approx(dense_gain, rel=1e-12) == pytest.approx(0.5)

@@ -179,3 +179,20 @@ def test_flat_vector_round_trip(seed, dtype):
     assert start == net.n_params
     net.set_flat(theta)
     assert net.get_flat().tobytes() == theta.tobytes()
+
+
+def test_a_seeded_network_draws_the_same_weights_after_building_copying_and_closing_the_loop():
+    def grown(seed):
+        net = mn.narx([0], [1, 2], [2, 2], loop="closed", seed=seed)   # closing the loop rebuilds it
+        net.connect("h1", "h1", delays=[1])                            # drawn after building
+        return net.copy()
+    a, b = grown(3), grown(3)
+    np.testing.assert_array_equal(a.get_flat(), b.get_flat())
+    assert not np.array_equal(a.get_flat(), grown(4).get_flat())
+    same = mn.mlp([2, 3, 1], seed=5)
+    same.add_layer("extra", 2)
+    same.connect("y", "extra")
+    other = mn.mlp([2, 3, 1], seed=5)
+    other.add_layer("extra", 2)
+    other.connect("y", "extra")
+    np.testing.assert_array_equal(same.weights["y", "extra"], other.weights["y", "extra"])

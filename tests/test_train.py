@@ -164,7 +164,7 @@ def test_divergence_stops_and_restores_finite_weights():
     with pytest.warns(mn.TrainingWarning, match="diverged: the (loss|gradient) became (nan|inf) at epoch"):
         h = net.fit(X, T, algorithm="sgd", lr=1e3, epochs=50, scaling=None, division=None, seed=0)
     assert h.stop_reason.startswith("diverged") and np.isfinite(net.get_flat()).all()
-    assert np.isfinite(h.train_loss).all()
+    assert np.isnan(h.train_loss[0]) and np.isfinite(h.train_loss[1:]).all()    # sgd: epoch 0 not evaluated
 
 
 def test_divergence_of_the_initial_network_names_epoch_0_and_keeps_the_history():
@@ -226,7 +226,8 @@ def test_sgd_momentum_nesterov_and_rmsprop_learn():
                                ("rmsprop", {"lr": 0.01}), ("cg", {}), ("rprop", {"backtracking": False})]:
         h = mn.mlp([2, 8, 1], seed=0).fit(X, T, algorithm=algorithm, epochs=150, seed=0, max_fail=None,
                                           **options)
-        assert h.train_loss[-1] < 0.3 * h.train_loss[0], (algorithm, options)
+        first = h.train_loss[1] if algorithm in ("sgd", "rmsprop") else h.train_loss[0]   # epoch 0 not evaluated
+        assert h.train_loss[-1] < 0.3 * first, (algorithm, options)
 
 
 def test_history_contents():
@@ -258,3 +259,37 @@ def test_validation_set_and_explicit_division():
     h = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="rprop", epochs=3,
                                       division={"train": range(30), "val": range(30, 40), "test": range(40, 50)})
     assert np.isfinite(h.test_loss).all()
+
+
+def test_minibatch_methods_do_not_evaluate_epoch_0_but_full_batch_methods_do():
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(120, 2)), rng.normal(size=(120, 1))
+    h = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="adam", epochs=3, seed=0, max_fail=None)
+    assert np.isnan([h.train_loss[0], h.val_loss[0], h.test_loss[0]]).all()   # a pass over all data saved
+    assert np.isfinite(h.train_loss[1:]).all() and np.isfinite(h.val_loss[1:]).all()
+    assert h.best_epoch >= 1
+    only = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="adam", epochs=0, seed=0)
+    assert only.n_epochs == 1 and np.isfinite([only.train_loss[0], only.val_loss[0]]).all()
+    full = mn.mlp([2, 3, 1], seed=0).fit(X, T, algorithm="rprop", epochs=3, seed=0)
+    assert np.isfinite(full.train_loss).all() and np.isfinite(full.val_loss).all()
+
+
+def test_splits_of_samples_are_taken_when_used_and_scaled_once():
+    """Division takes no copies of the data: batches and loss blocks gather the rows of
+    the one scaled copy; the losses equal those of splits taken by hand."""
+    import importlib
+    fit_module = importlib.import_module("matnet.train.fit")
+    rng = np.random.default_rng(1)
+    X, T = rng.normal(size=(300, 3)).astype(np.float32), rng.normal(size=(300, 2)).astype(np.float32)
+    net = mn.mlp([3, 4, 2], seed=0, dtype="float32")
+    data = fit_module.static_data(net, X, T)
+    rows = fit_module._rows(data, (0.6, 0.2, 0.2), None, None, np.random.default_rng(0), False)
+    splits = fit_module._splits(net, data, rows, ("minmax", "minmax"))
+    train = splits["train"]
+    assert isinstance(train, mn.train.problem.Selection) and train.n == len(rows[0])
+    assert np.shares_memory(train.whole.x["x", "h1"], splits["val"].whole.x["x", "h1"])
+    expected = net.input_scaling["x"].apply(X[rows[0]])
+    np.testing.assert_array_equal(train.take(slice(None)).x["x", "h1"], expected)
+    np.testing.assert_array_equal(train.x["x", "h1"], expected)
+    np.testing.assert_allclose(net.input_scaling["x"].apply(X[rows[0]]).min(axis=0), -1, atol=1e-6)
+    np.testing.assert_array_equal(train.take([2, 0]).targets["y"], net.output_scaling["y"].apply(T[rows[0][[2, 0]]]))

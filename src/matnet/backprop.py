@@ -187,6 +187,9 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     e : ndarray (n_block_rows * K,)
     rows : slice or (slice, slice)
         Which rows: ``(series, steps)`` of a recurrent run, else a slice of rows.
+
+    Blocks of independent rows share one buffer: a block's ``J`` is overwritten by the
+    next one (no fresh memory per block), so use or copy it before asking for the next.
     """
     p = plan(net)
     S, T = trace.shape
@@ -200,13 +203,16 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
         B = max(1, block_rows // S)
         blocks = [(None, None if B >= T else slice(a, min(a + B, T))) for a in range(0, T, B)]
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
+    buffer = None if p.recurrent else np.empty((min(block_rows, S), offsets[layers[-1]].stop, net.n_params),
+                                               net.dtype)
     for series, steps in blocks:
         e = _side_by_side([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
                            for o in p.outputs]) * s
         root = None if weight is None else np.sqrt(trace.block(np.asarray(weight, net.dtype)[:, None], series, steps))
         if recurrence is None:          # the seeds are the outputs: scale them, J is E
             seed = s[None, :] if root is None else s[None, :] * root
-            J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed)
+            n = S if series is None else series.stop - series.start
+            J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed, out=buffer[:n])
         else:                           # the recurrence needs raw sensitivities; scale the outputs' rows
             E, G = explicit_jacobian(net, trace, layers, offsets, series, steps)
             J = recurrence(E, G, steps)[:, :len(s)] * s[:, None]        # the outputs' seeds come first
@@ -226,11 +232,12 @@ def _scale(net, scale, name):
     return np.ones(size, net.dtype) if not scale or name not in scale else scale[name].astype(net.dtype)
 
 
-def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None):
+def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None, out=None):
     """One reverse sweep within a step from every neuron of ``layers`` at once.
 
     ``seed`` ``(rows or 1, K')``, optional, scales each row's seeds (error scales and
-    weights, when the seeds are the outputs).
+    weights, when the seeds are the outputs); ``out`` ``(rows, K', n_params)``,
+    optional, receives ``E``.
 
     Returns
     -------
@@ -247,7 +254,7 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
         z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
         a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
     n = next(iter(z.values())).shape[0]
-    E = np.empty((n, K, net.n_params), net.dtype)
+    E = np.empty((n, K, net.n_params), net.dtype) if out is None else out
     dA, G = {}, {}
     for name in layers:
         size = net.layers[name].size
@@ -312,7 +319,7 @@ class _Recurrence:
 
 def stack_blocks(blocks, shape):
     """The whole Jacobian from :func:`jacobian_blocks`: rows ``(series, step, output)``."""
-    Js, es, rows = zip(*blocks)
+    Js, es, rows = zip(*((J.copy(), e, r) for J, e, r in blocks))     # blocks share a buffer
     if not isinstance(rows[0], tuple):
         return np.concatenate(Js), np.concatenate(es)
     S = shape[0]

@@ -17,6 +17,9 @@ downloaded or cached.
 * :func:`ph`: ``u`` the acid and base flows (l/min), ``y`` the pH of a weak acid /
   strong base stirred tank (McAvoy et al. 1972); ``(2001, 2)`` and ``(2001, 1)``.
 * :func:`simulate_ph`: the pH tank under flows you choose.
+* :func:`narendra`: Narendra & Parthasarathy's fourth plant, a nonlinear difference
+  equation with three output delays; ``(n_steps, 1)`` each.
+* :func:`second_order`: a second-order lag (PT2) under random steps; ``(n_steps, 1)`` each.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from scipy.optimize import brentq
 
 from .init import rng as _rng
 
-__all__ = ["Dataset", "maglev", "ph", "simulate_ph"]
+__all__ = ["Dataset", "maglev", "ph", "simulate_ph", "narendra", "second_order"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -319,3 +322,63 @@ def ph(n_steps=2001, seed=0, dt=10.0):
     u = _random_steps(_rng(seed), n_steps, low, high, e["hold"])
     return Dataset(u, simulate_ph(u, dt), dt, "ph: u = [acid flow, base flow] (l/min), "
                    "y = pH; acetic acid / NaOH stirred tank after McAvoy et al. 1972")
+
+
+# ----------------------------------------------------------------------------------------
+# Difference-equation plants of the system-identification literature
+# ----------------------------------------------------------------------------------------
+
+def narendra(n_steps=1000, seed=0):
+    """Narendra & Parthasarathy's fourth example plant (IEEE Trans. Neural Networks
+    1990, 1(1)), driven by independent uniform inputs in [-1, 1]:
+
+    .. math::
+
+        y_{k+1} = \\frac{y_k y_{k-1} y_{k-2} u_{k-1} (y_{k-2} - 1) + u_k}
+                         {1 + y_{k-1}^2 + y_{k-2}^2}
+
+    starting from rest (``y = 0``).  A NARX network needs input delays 1 and 2 and
+    output delays 1 to 3 to represent it.
+
+    Returns
+    -------
+    Dataset
+        ``u`` and ``y``, ``(n_steps, 1)`` float64, dimensionless (``dt = 1``).
+    """
+    n_steps, _ = _check(n_steps, 1.0)
+    u = _rng(seed).uniform(-1.0, 1.0, size=n_steps)
+    y = np.zeros(n_steps + 1)
+    for k in range(n_steps):
+        y1, y2, y3 = y[k], y[k - 1] if k >= 1 else 0.0, y[k - 2] if k >= 2 else 0.0
+        u1 = u[k - 1] if k >= 1 else 0.0
+        y[k + 1] = (y1 * y2 * y3 * u1 * (y3 - 1.0) + u[k]) / (1.0 + y2 ** 2 + y3 ** 2)
+    return Dataset(u[:, None], y[:n_steps, None], 1.0,
+                   "narendra: u = input, y = output of Narendra & Parthasarathy's fourth plant (1990)")
+
+
+def second_order(n_steps=1000, seed=0, dt=0.1, time_constant=1.0, damping=0.3, gain=1.0):
+    """A second-order lag (PT2), ``T² y'' + 2 D T y' + y = K u``, under random steps
+    of ``u`` in [-1, 1] held 10-60 samples, discretised exactly for a zero-order hold
+    (:func:`scipy.signal.cont2discrete`) and started from rest.
+
+    Parameters
+    ----------
+    time_constant, damping, gain : float
+        ``T`` (s), ``D`` (dimensionless; below 1 the step response overshoots) and ``K``.
+
+    Returns
+    -------
+    Dataset
+        ``u`` and ``y``, ``(n_steps, 1)`` float64.
+    """
+    from scipy.signal import cont2discrete, dlsim
+
+    n_steps, dt = _check(n_steps, dt)
+    T, D, K = float(time_constant), float(damping), float(gain)
+    A = np.array([[0.0, 1.0], [-1.0 / T ** 2, -2.0 * D / T]])
+    B, C = np.array([[0.0], [K / T ** 2]]), np.array([[1.0, 0.0]])
+    system = cont2discrete((A, B, C, np.zeros((1, 1))), dt, method="zoh")
+    u = _random_steps(_rng(seed), n_steps, -1.0, 1.0, (10, 60))
+    _, y, _ = dlsim(system, u)
+    return Dataset(u, y.reshape(n_steps, 1), dt,
+                   f"second_order: u = input, y = output of a PT2 lag (T = {T:g} s, D = {D:g}, K = {K:g})")

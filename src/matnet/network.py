@@ -24,6 +24,7 @@ lays the vector out anew: look the arrays up again afterwards.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -447,7 +448,7 @@ class Network:
     def rebuild(self, inputs, connections, dtype=None):
         """A new network with this one's layers, biases, outputs, scaling and labels,
         and the given inputs and ``[(Connection, W)]`` (in parameter order)."""
-        net = Network(dtype=dtype or self.dtype)
+        net = Network(dtype=dtype or self.dtype, seed=copy.deepcopy(self._rng))   # draws go on alike
         for name, size in inputs.items():
             net.add_input(name, size)
         for layer in self._layers.values():
@@ -636,14 +637,14 @@ def mlp(sizes, activation="tanh", output_activation="linear", bias=True, init="a
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got {sizes}")
-    net = Network(dtype=dtype)
+    net = Network(dtype=dtype, seed=seed)          # later connects draw from the same stream
     names = chain_names(len(sizes) - 1)
     net.add_input(names[0], sizes[0])
     for k, size in enumerate(sizes[1:], start=1):
         last = k == len(sizes) - 1
         net.add_layer(names[k], size, output_activation if last else activation, bias=bias)
         net.connect(names[k - 1], names[k], weight=np.zeros((size, sizes[k - 1])))
-    _init.initialize(net, _auto_init(init, activation), seed)
+    _init.initialize(net, _auto_init(init, activation), net._rng)
     return net
 
 
@@ -736,7 +737,7 @@ def _loop(net, loop):
 def _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, recurrent, init, seed, dtype):
     """Inputs ``name -> (size, delays)`` into ``h1``, then ``h1 → ... → y``."""
     hidden_sizes = [hidden_sizes] if isinstance(hidden_sizes, (int, np.integer)) else list(hidden_sizes)
-    net = Network(dtype=dtype)
+    net = Network(dtype=dtype, seed=seed)          # later connects draw from the same stream
     names = chain_names(len(hidden_sizes) + 1)[1:]
     sizes = [*hidden_sizes, n_outputs]
     for name, (size, _) in inputs.items():
@@ -750,5 +751,5 @@ def _builder(inputs, hidden_sizes, n_outputs, activation, output_activation, rec
     for name, size in zip(names[:-1], sizes[:-1]):
         if recurrent:
             net.connect(name, name, np.zeros((size, size * len(recurrent))), delays=recurrent)
-    _init.initialize(net, _auto_init(init, activation), seed)
+    _init.initialize(net, _auto_init(init, activation), net._rng)
     return net

@@ -52,10 +52,10 @@ def _numbers(x, what):
 
 
 def _finite(x, what, axes):
-    """A clear error naming the first NaN or inf of ``x``.  A float64 sum is finite
-    exactly when every value is (float32 values cannot overflow it), without a
-    temporary array; only a non-finite (or overflowing) sum looks element by element."""
-    if np.isfinite(np.sum(x, dtype=np.float64)):
+    """A clear error naming the first NaN or inf of ``x``.  A finite sum (in ``x``'s own
+    dtype, one pass without a temporary array) proves every value finite; only a
+    non-finite (or overflowing) sum looks element by element."""
+    if x.dtype.kind != "f" or np.isfinite(np.sum(x)):
         return
     if not np.isfinite(x).all():
         where = np.argwhere(~np.isfinite(x))[0]

@@ -19,6 +19,8 @@ import numpy as np
 __all__ = ["Scaling", "minmax", "standard", "fit_scaling", "KINDS"]
 
 KINDS = ("minmax", "standard")
+#: Rows per block of the passes over data (a block of a few hundred kB stays in the cache).
+_BLOCK = 2048
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,15 @@ class Scaling:
     shift: np.ndarray
     value: np.ndarray
 
-    def apply(self, X, out=None):
-        """Scale ``X`` (``(..., n)``) into network units (into ``out``, which may be ``X``
-        itself, when given)."""
-        out = np.multiply(X, self.scale, out=out)
-        out += self.shift
+    def apply(self, X):
+        """``X`` (``(..., n)``) in network units, a new array: one pass, block by block
+        (each block scaled and shifted while it is in the cache)."""
+        X = np.asarray(X)
+        out = np.empty(X.shape, np.result_type(X, self.scale))
+        rows, out_rows = X.reshape(-1, X.shape[-1]), out.reshape(-1, X.shape[-1])
+        for start in range(0, rows.shape[0], _BLOCK):
+            block = np.multiply(rows[start:start + _BLOCK], self.scale, out=out_rows[start:start + _BLOCK])
+            block += self.shift
         return out
 
     @property
@@ -64,34 +70,55 @@ def _columns(X):
     return X if X.dtype.kind == "f" else X.astype(np.float64)
 
 
-def _mean_var(X, rows=2048):
-    """Column means and variances, accumulated in float64 without a float64 copy of
-    ``X``: the mean in one buffered pass, then the squared deviations over blocks of
-    ``rows`` (differences in ``X``'s own dtype, summed in float64)."""
-    mean = X.mean(axis=0, dtype=np.float64)
+def _blocks(X, rows, size=_BLOCK):
+    """``X``'s rows ``rows`` (all when None) in blocks of ``size``: views of a
+    contiguous ``X``, small gathered copies otherwise (never a copy of the whole)."""
+    if rows is None:
+        for start in range(0, X.shape[0], size):
+            yield X[start:start + size]
+        return
+    rows = np.asarray(rows)
+    for start in range(0, len(rows), size):
+        yield X[rows[start:start + size]]
+
+
+def _count(X, rows):
+    return X.shape[0] if rows is None else len(rows)
+
+
+def _mean_var(X, rows=None):
+    """Column means and variances of the rows ``rows`` (default all), without a copy
+    of ``X``: sums over blocks in ``X``'s own dtype, added up in float64; then the
+    squared deviations from the mean the same way."""
+    n = max(_count(X, rows), 1)
+    mean = sum(block.sum(axis=0).astype(np.float64) for block in _blocks(X, rows)) / n
     centre = mean.astype(X.dtype)
     m2 = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], rows):
-        d = X[start:start + rows] - centre
-        m2 += np.einsum("ij,ij->j", d, d, dtype=np.float64)
-    return mean, m2 / max(X.shape[0], 1)
+    for block in _blocks(X, rows):
+        d = block - centre
+        d *= d
+        m2 += d.sum(axis=0)
+    return mean, m2 / n
 
 
-def minmax(X, dtype=np.float64):
-    """Map each column's ``[min, max]`` onto ``[-1, 1]`` (``mapminmax``); one pass over
-    ``X`` in its own dtype (min and max are exact in any)."""
+def minmax(X, dtype=np.float64, rows=None):
+    """Map each column's ``[min, max]`` (over the rows ``rows``, default all) onto
+    ``[-1, 1]`` (``mapminmax``); one pass over blocks of ``X`` in its own dtype (min and
+    max are exact in any)."""
     X = _columns(X)
-    lo, hi = X.min(axis=0).astype(np.float64), X.max(axis=0).astype(np.float64)
+    lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    for block in _blocks(X, rows):
+        lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
     constant = hi == lo
     scale = np.where(constant, 0.0, 2.0 / np.where(constant, 1.0, hi - lo))
     shift = np.where(constant, 0.0, -1.0 - lo * scale)
     return Scaling("minmax", scale.astype(dtype), shift.astype(dtype), lo.astype(dtype))
 
 
-def standard(X, dtype=np.float64):
-    """Give each column mean 0 and standard deviation 1 (accumulated in float64,
-    without a float64 copy of ``X``)."""
-    mean, var = _mean_var(_columns(X))
+def standard(X, dtype=np.float64, rows=None):
+    """Give each column mean 0 and standard deviation 1 over the rows ``rows`` (default
+    all), without a copy of ``X`` (see :func:`_mean_var`)."""
+    mean, var = _mean_var(_columns(X), rows)
     std = np.sqrt(var)
     constant = std == 0
     scale = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, std))
@@ -99,8 +126,9 @@ def standard(X, dtype=np.float64):
     return Scaling("standard", scale.astype(dtype), shift.astype(dtype), mean.astype(dtype))
 
 
-def fit_scaling(kind, X, dtype=np.float64):
-    """A :class:`Scaling` of ``kind`` ("minmax" or "standard") fitted to ``X``."""
+def fit_scaling(kind, X, dtype=np.float64, rows=None):
+    """A :class:`Scaling` of ``kind`` ("minmax" or "standard") fitted to the rows
+    ``rows`` of ``X`` (default all)."""
     if kind not in KINDS:
         raise ValueError(f"unknown scaling {kind!r}; use one of {', '.join(KINDS)} or None")
-    return (minmax if kind == "minmax" else standard)(X, dtype)
+    return (minmax if kind == "minmax" else standard)(X, dtype, rows)

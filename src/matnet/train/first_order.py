@@ -27,7 +27,9 @@ def minibatch_runner(cls):
 
     The recorded training loss and metric are the means over the epoch's batches
     (the weights change during the epoch); the gradient norm is the mean of the
-    batch gradients' norms.
+    batch gradients' norms.  Epoch 0 (the initial network) is not evaluated unless
+    it is the only one: its losses are NaN, as evaluating them would cost a pass
+    over all the data.
     """
     def runner(problem, monitor, options):
         rng, batch_size = options.pop("rng"), options.pop("batch_size")
@@ -35,10 +37,12 @@ def minibatch_runner(cls):
         optimizer = cls(**options)
         batch_size = min(200, problem.n) if batch_size is None else int(batch_size)
         theta = problem.theta
-        metric = problem.fresh_metric()
-        value, _ = problem.evaluate(need_gradient=False, metric=metric)   # epoch 0: loss only
-        if monitor(value, None, metric.value(), optimizer.lr):
+        if monitor.epochs == 0:                  # nothing but the initial network's loss
+            metric = problem.fresh_metric()
+            value, _ = problem.evaluate(need_gradient=False, metric=metric)
+            monitor(value, None, metric.value(), optimizer.lr)
             return None
+        monitor(None, None, lr=optimizer.lr)     # epoch 0 not evaluated: a pass over all data
         while True:
             metric = problem.fresh_metric()
             total = norms = 0.0

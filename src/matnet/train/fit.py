@@ -111,13 +111,15 @@ class Monitor:
         self.stop_reason = None
 
     def __call__(self, train_loss, grad_norm, train_metric=math.nan, lr=math.nan, **extra):
-        """Record one epoch (``grad_norm`` None: not computed); return True when
-        training must stop."""
+        """Record one epoch (``grad_norm`` None: not computed; ``train_loss`` None: the
+        epoch is not evaluated, its losses NaN); return True when training must stop."""
         self.epoch += 1
         theta = self.problem.theta
+        evaluated = train_loss is not None
+        train_loss = math.nan if train_loss is None else train_loss
         bad_gradient = grad_norm is not None and not np.isfinite(grad_norm)
         grad_norm = math.nan if grad_norm is None else grad_norm
-        if not np.isfinite(train_loss) or bad_gradient:
+        if evaluated and (not np.isfinite(train_loss) or bad_gradient):
             what = "loss" if not np.isfinite(train_loss) else "gradient"
             value = train_loss if what == "loss" else grad_norm
             self.stop_reason = (f"diverged: the {what} became {value} at epoch {self.epoch}; "
@@ -126,8 +128,8 @@ class Monitor:
             theta[...] = self.last_good
             self.epoch -= 1
             return True
-        val_loss, val_metric = self.problem.scores("val")
-        test_loss, test_metric = self.problem.scores("test")
+        val_loss, val_metric = self.problem.scores("val") if evaluated else (math.nan, math.nan)
+        test_loss, test_metric = self.problem.scores("test") if evaluated else (math.nan, math.nan)
         if not math.isnan(val_loss) and self.max_fail is not None:
             if val_loss < self.best_val:
                 self.best_val, self.fails, self.best_epoch = val_loss, 0, self.epoch
@@ -224,19 +226,10 @@ class Data:
     targets: dict
     initial: dict
     weight: np.ndarray | None
-    owned: bool = False          # whether the arrays are copies fit may scale in place
 
     @property
     def shape(self):
         return next(iter(self.targets.values())).shape[:2]
-
-    def take(self, idx):
-        """The samples ``idx`` (of data without delays): copies, or the same arrays when
-        ``idx`` is every sample in order."""
-        if len(idx) == self.shape[0] and np.array_equal(idx, np.arange(len(idx))):
-            return self
-        return Data({k: v[idx] for k, v in self.inputs.items()}, {k: v[idx] for k, v in self.targets.items()},
-                    {}, None if self.weight is None else self.weight[idx], owned=True)
 
 
 def _sample_weight(weight, n, dtype):
@@ -289,31 +282,27 @@ def _apply_scaling(net, kinds, data, idx=None):
     """Fit the planned scalings on the rows ``idx`` (default all) and store them in
     ``net``; a feedback input shares its output's scaling, so the loop closes exactly."""
     kind_in, kind_out = kinds
-    idx = slice(None) if idx is None else idx
     if kind_out != "keep":
         net.output_scaling = {} if kind_out is None else {
-            k: fit_scaling(kind_out, as_rows(v)[idx], net.dtype) for k, v in data.targets.items()}
+            k: fit_scaling(kind_out, as_rows(v), net.dtype, idx) for k, v in data.targets.items()}
     if kind_in != "keep":
         net.input_scaling = {} if kind_in is None else {
-            k: fit_scaling(kind_in, as_rows(v)[idx], net.dtype) for k, v in data.inputs.items()
+            k: fit_scaling(kind_in, as_rows(v), net.dtype, idx) for k, v in data.inputs.items()
             if k not in net.feedback}
         for fb, output in net.feedback.items():
             if fb in net.inputs and output in net.output_scaling:
                 net.input_scaling[fb] = net.output_scaling[output]
 
 
-def _scaled(scalings, arrays, dtype, in_place=False):
-    """``arrays`` in network units (scaled in place when allowed and of ``dtype``)."""
-    def scaled(v, scaling):
-        v = v.astype(dtype, copy=False)
-        return scaling.apply(v, out=v if in_place and v.dtype == dtype else None)
-    return {k: scaled(v, scalings[k]) if k in scalings else v.astype(dtype, copy=False) for k, v in arrays.items()}
+def _scaled(scalings, arrays, dtype):
+    """``arrays`` in network units, of ``dtype`` (one new array per scaled one)."""
+    return {k: scalings[k].apply(v.astype(dtype, copy=False)) if k in scalings else v.astype(dtype, copy=False)
+            for k, v in arrays.items()}
 
 
 def whole_split(net, data):
-    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units
-    (data that ``owns`` its arrays is scaled in place)."""
-    inputs = _scaled(net.input_scaling, data.inputs, net.dtype, data.owned)
+    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units."""
+    inputs = _scaled(net.input_scaling, data.inputs, net.dtype)
     states = initial_states(net, data.initial, data.shape[0])
     x, shape, layer_states = engine_rows(net, inputs, states)
     targets_data = np.hstack([as_rows(data.targets[k]) for k in net.outputs])
@@ -323,25 +312,20 @@ def whole_split(net, data):
 
 def _splits(net, data, rows, kinds):
     """``train``, ``val`` and ``test`` splits with the scaling fitted on the training
-    rows: samples taken out (each split one copy, scaled in place), time steps of the
-    series taken out after lagging, or, for a recurrent network, the whole run counting
-    each split's steps."""
-    if not net.is_dynamic:
-        parts = [data.take(idx) for idx in rows]
-        _apply_scaling(net, kinds, parts[0])
-        return {name: whole_split(net, part) for name, part in zip(("train", "val", "test"), parts)}
+    rows.  The data is scaled once (one copy); each split is its rows of it, taken when
+    used (samples, or time steps after lagging), or, for a recurrent network, the whole
+    run counting each split's steps."""
     _apply_scaling(net, kinds, data, rows[0])
     whole = whole_split(net, data)
+    names = ("train", "val", "test")
+    if not plan(net).recurrent:
+        return {name: whole.select(idx) for name, idx in zip(names, rows)}
     n = whole.shape[0] * whole.shape[1]
     splits = {}
-    for name, idx in zip(("train", "val", "test"), rows):
-        if plan(net).recurrent:
-            mask = np.zeros(n, bool)
-            mask[idx] = True
-            splits[name] = whole.restrict(mask)
-        else:
-            everything = len(idx) == n and np.array_equal(idx, np.arange(n))
-            splits[name] = whole if everything else whole.take(idx)
+    for name, idx in zip(names, rows):
+        mask = np.zeros(n, bool)
+        mask[idx] = True
+        splits[name] = whole.restrict(mask)
     return splits
 
 

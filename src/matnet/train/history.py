@@ -9,7 +9,8 @@ __all__ = ["History"]
 
 
 class History:
-    """Per-epoch record of a training run (epoch 0 is the initial network).
+    """Per-epoch record of a training run (epoch 0 is the initial network; minibatch
+    methods leave its losses NaN, as evaluating them would cost a pass over all data).
 
     Every recorded quantity is a list with one entry per epoch, read as an attribute:
     ``train_loss``, ``val_loss``, ``test_loss`` (NaN where a split is empty),

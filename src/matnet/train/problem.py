@@ -27,10 +27,15 @@ from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
 from ..prepare import error_scale
 from ..simulate import data_units, plan, run
 
-__all__ = ["Problem", "Split", "Metric", "NormalEquations", "data_outputs", "BLOCK_BYTES", "VALUE_ROWS"]
+__all__ = ["Problem", "Split", "Selection", "Metric", "NormalEquations", "data_outputs", "BLOCK_BYTES", "BLOCK_ROWS",
+           "VALUE_ROWS"]
 
 #: Default size of one block of the Jacobian (the normal equations' working memory).
 BLOCK_BYTES = 32 * 2 ** 20
+#: At most this many rows per block of the Jacobian: more rows write ``J`` out of the
+#: cache without making ``syrk`` faster (``benchmarks/lm_scale.py``: 541 weights reach
+#: 60 % of dgemm with blocks of 2048 rows, 56 % with 3876).
+BLOCK_ROWS = 2048
 #: Rows per block when a loss is evaluated without its gradient.
 VALUE_ROWS = 2048
 
@@ -70,10 +75,46 @@ class Split:
         return Split(pick(self.x), (n, 1), {}, pick(self.targets), self.targets_data[rows],
                      None if self.weight is None else self.weight[rows])
 
+    def select(self, rows):
+        """The rows ``rows`` of a split of independent rows, taken only when used
+        (a :class:`Selection`; the split itself when ``rows`` is every row in order)."""
+        rows = np.asarray(rows)
+        if len(rows) == self.n and np.array_equal(rows, np.arange(self.n)):
+            return self
+        return Selection(self, rows)
+
     def restrict(self, mask):
         """The same rows, counting only ``mask`` (a split of a recurrent run)."""
         weight = mask.astype(self.targets_data.dtype) if self.weight is None else self.weight * mask
         return replace(self, weight=weight, mask=mask)
+
+
+class Selection:
+    """Rows of a :class:`Split` of independent rows, gathered only when used: a batch
+    or a block (:meth:`take`) reads the whole split's arrays directly; the whole
+    selection is gathered once, on first use of its arrays (full-batch methods)."""
+
+    def __init__(self, whole, rows):
+        self.whole, self.rows = whole, rows
+        self.n, self.shape, self.states, self.mask = len(rows), (len(rows), 1), {}, None
+        self._taken = None
+
+    def take(self, idx):
+        """The rows ``idx`` (an index array or a slice) of the selection, as a Split."""
+        return self.whole.take(self.rows[idx])
+
+    def _split(self):
+        if self._taken is None:
+            self._taken = self.whole.take(self.rows)
+        return self._taken
+
+    x = property(lambda self: self._split().x)
+    targets = property(lambda self: self._split().targets)
+    targets_data = property(lambda self: self._split().targets_data)
+
+    @property
+    def weight(self):
+        return None if self.whole.weight is None else self.whole.weight[self.rows]
 
 
 def data_outputs(net, trace):
@@ -200,7 +241,7 @@ class NormalEquations:
     ``block_size`` rows go into one block of ``J`` (samples, or series × time steps of
     a recurrent run); ``memory_reduction=m`` splits the rows into ``m`` blocks
     (MATLAB's option); by default a block of ``J`` and of the sensitivities stays
-    under :data:`BLOCK_BYTES`.  A network without feedback from layers also runs its
+    under :data:`BLOCK_BYTES` and :data:`BLOCK_ROWS`.  A network without feedback from layers also runs its
     forward pass block by block, so memory is bounded by the block size and
     ``P²``; a recurrent network keeps its forward run (``rows × neurons``) and the
     sensitivities of its last ``d_max`` steps.
@@ -219,7 +260,7 @@ class NormalEquations:
                 raise ValueError(f"memory_reduction must be a positive integer, got {memory_reduction}")
             block_size = math.ceil(rows / int(memory_reduction))
         if block_size is None:
-            block_size = BLOCK_BYTES // (net.dtype.itemsize * (seeds + 1) * max(net.n_params, 1))
+            block_size = min(BLOCK_ROWS, BLOCK_BYTES // (net.dtype.itemsize * (seeds + 1) * max(net.n_params, 1)))
         elif int(block_size) < 1:
             raise ValueError(f"block_size must be a positive integer, got {block_size}")
         self.block_size = max(1, min(int(block_size), rows))

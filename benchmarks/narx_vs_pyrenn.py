@@ -9,7 +9,8 @@
    10 hidden neurons, delays 1:2: closed-loop LM on both sides from pyrenn's initial
    weights and damping (``mu=3``), pyrenn's scaling, zero initial states, the same
    number of epochs: seconds per epoch (the whole training call, after a warm-up,
-   median of interleaved runs) and the closed-loop error on the held-out steps.  Then,
+   median of interleaved runs), whether both reach the same weights, and the
+   closed-loop error on the held-out steps.  Then,
    matnet only, MATLAB's workflow: open-loop LM (and BR), the loop closed afterwards.
 
     .venv/bin/python benchmarks/narx_vs_pyrenn.py [--steps 500] [--train-steps 3200] [--epochs 20] [--repeats 3]
@@ -109,20 +110,37 @@ def pyrenn_scaling(x):
     return Scaling("minmax", 1 / norm, np.zeros(len(norm)), np.zeros(len(norm)))
 
 
-def closed_loop_lm(pyrenn, pnet, u, y, epochs):
-    """Closed-loop LM from pyrenn's initial weights on both sides, ``epochs`` epochs:
-    ``(pyrenn seconds, pyrenn network, matnet seconds, matnet network, history)``."""
+def train_both(pyrenn, pnet, u, y, epochs, profile=None):
+    """LM on both sides from pyrenn's weights, ``epochs`` epochs, closed loop for a
+    dynamic network (pyrenn's scaling, ``mu=3``, zero initial states):
+    ``(pyrenn seconds, pyrenn network, matnet seconds, matnet network, history)``.
+
+    matnet trains on the targets in pyrenn's scaled units (pyrenn's errors are in those
+    units, and LM's steps depend on them); the trained network then gets pyrenn's
+    output scaling, so it predicts in data units.  ``profile`` (a context manager
+    factory) wraps matnet's call.
+    """
     net = matnet_like_pyrenn(pnet, pyrenn)
-    net.feedback = {}
-    net.input_scaling, net.output_scaling = {"x": pyrenn_scaling(u)}, {"L2": pyrenn_scaling(y)}
+    net.input_scaling = {"x": pyrenn_scaling(u)}
+    y_scaling = pyrenn_scaling(y)
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        trained = pyrenn.train_LM(u.T, y.T, {**pnet, "w": pnet["w"].copy()}, k_max=epochs, E_stop=1e-10)
+        trained = pyrenn.train_LM(u.T, y.T, {**pnet, "w": pnet["w"].copy()}, k_max=epochs, E_stop=1e-300)
     pyrenn_seconds = time.perf_counter() - t
-    t = time.perf_counter()
-    h = net.fit(u, y, algorithm="lm", epochs=epochs, mu=3.0, division=None, scaling=("keep", "keep"),
-                initial={}, max_fail=None, min_grad=0, progress=False)     # zero initial states, as pyrenn
-    return pyrenn_seconds, trained, time.perf_counter() - t, net, h
+    with profile() if profile else contextlib.nullcontext():
+        t = time.perf_counter()
+        h = net.fit(u, y_scaling.apply(y), algorithm="lm", epochs=epochs, mu=3.0, division=None,
+                    scaling=("keep", "keep"), max_fail=None, min_grad=0, progress=False,
+                    **({"initial": {}} if net.is_dynamic else {}))
+        matnet_seconds = time.perf_counter() - t
+    net.output_scaling = {net.outputs[0]: y_scaling}
+    return pyrenn_seconds, trained, matnet_seconds, net, h
+
+
+def same_weights(pyrenn, pnet, trained, net):
+    """Largest difference of the two trained weight vectors, relative to pyrenn's largest weight."""
+    w_pyrenn = trained["w"][pyrenn_order(pnet, pyrenn)]
+    return float(np.abs(net.get_flat() - w_pyrenn).max() / np.abs(w_pyrenn).max())
 
 
 def maglev_benchmark(steps, epochs, repeats):
@@ -133,8 +151,8 @@ def maglev_benchmark(steps, epochs, repeats):
     results = {alg: matnet_narx(u, y, steps, alg) for alg in ("lm", "br")}
     np.random.seed(0)                 # pyrenn draws its initial weights from NumPy's global state
     pnet = pyrenn.CreateNN([1, 10, 1], dIn=[1, 2], dIntern=[], dOut=[1, 2])
-    closed_loop_lm(pyrenn, pnet, u[:200], y[:200], 1)                        # warm-up of both sides
-    runs = sorted((closed_loop_lm(pyrenn, pnet, u[train], y[train], epochs) for _ in range(repeats)),
+    train_both(pyrenn, pnet, u[:200], y[:200], 1)                            # warm-up of both sides
+    runs = sorted((train_both(pyrenn, pnet, u[train], y[train], epochs) for _ in range(repeats)),
                   key=lambda r: r[0])
     p_seconds = sorted(r[0] for r in runs)[len(runs) // 2]
     m_seconds = sorted(r[2] for r in runs)[len(runs) // 2]
@@ -142,18 +160,18 @@ def maglev_benchmark(steps, epochs, repeats):
     past = slice(steps - 2, steps)
     pyrenn_pred = pyrenn.NNOut(u[steps:].T, trained, P0=u[past].T, Y0=y[past].T).reshape(-1, 1)
     pyrenn_mse = float(np.mean((pyrenn_pred - y[steps:]) ** 2))
-    closed = net.copy()
-    closed.feedback = {}
-    matnet_mse = closed_loop_mse_from_past(closed, u, y, steps)
+    matnet_mse = closed_loop_mse_from_past(net, u, y, steps)
+    gap = same_weights(pyrenn, pnet, trained, net)
     print(f"NARX on maglev, 1-10-1, delays 1:2, {steps} training steps, {len(y) - steps} held-out steps "
           f"(variance {np.var(y[steps:]):.3g})")
     print(f"  closed-loop LM, {epochs} epochs from pyrenn's initial weights (mu 3), median of {repeats} runs:")
-    p_epochs = len(trained["ErrorHistory"]) - 1
+    p_epochs = len(trained["ErrorHistory"])          # pyrenn keeps the errors of epochs 0..k-1
     p_rate, m_rate = p_seconds / max(p_epochs, 1), m_seconds / max(h.epochs, 1)
     print(f"    pyrenn train_LM   {p_seconds:7.2f} s ({p_epochs} epochs, {1e3 * p_rate:.0f} ms/epoch), "
           f"held-out closed-loop MSE {pyrenn_mse:.3g}")
     print(f"    matnet lm         {m_seconds:7.2f} s ({h.epochs} epochs, {1e3 * m_rate:.0f} ms/epoch, "
           f"{h.stop_reason}), held-out closed-loop MSE {matnet_mse:.3g}   -> {p_rate / m_rate:.0f}x faster per epoch")
+    print(f"    trained weights of both sides differ by {gap:.1e} (relative): the same training")
     print("  matnet only (open-loop training as MATLAB's workflow, then the loop closed):")
     for alg, (h, seconds, mse) in results.items():
         print(f"    matnet {alg} open loop ({h.epochs} epochs, {h.stop_reason}): {seconds:7.2f} s, "

@@ -198,7 +198,7 @@ def test_block_options_are_checked():
     net, u, y = _recurrent_problem(30, hidden=3)
     with pytest.raises(ValueError, match="block_size or memory_reduction, not both"):
         net.fit(u, y, algorithm="lm", block_size=5, memory_reduction=2, progress=False)
-    with pytest.raises(ValueError, match="block_size must be a positive integer"):
+    with pytest.raises(ValueError, match="option block_size of '.*' must be an integer in"):
         net.fit(u, y, algorithm="br", block_size=0, progress=False)
     with pytest.raises(ValueError, match=r"unknown option\(s\) for 'adam': block_size"):
         net.fit(u, y, algorithm="adam", block_size=5, progress=False)

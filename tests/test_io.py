@@ -168,3 +168,75 @@ def test_custom_activation_cannot_be_saved(tmp_path):
     net = mn.Network.from_matrices([np.ones((1, 1))], activations=[(np.sin, np.cos)])
     with pytest.raises(ValueError, match="custom activation 'sin'"):
         net.save(tmp_path / "m.npz")
+
+
+def _narx_in_every_form():
+    from matnet import compress
+    net = mn.narx([1, 2], [1, 2], [6], n_inputs=2, seed=0)
+    net.input_scaling = {"x": mn.data.minmax(np.random.default_rng(1).normal(size=(20, 2)))}
+    net.output_scaling = {"y": mn.data.minmax(np.random.default_rng(2).normal(size=(20, 1)))}
+    return {"dense": net, "sparse": compress.prune(net, 0.5, seed=0)[0],
+            "lowrank": compress.to_low_rank(net, rank=2)[0],
+            "mpo": compress.to_mpo(net, {k: (1, W.shape[1]) for k, W in net.weights.items()},
+                                   {k: (1, W.shape[0]) for k, W in net.weights.items()}, bond_dim=2)[0]}
+
+
+def _damaged(data, kind, rng):
+    """``data`` (a model file's bytes) with one kind of damage: bytes flipped, cut short,
+    or one zip member's content altered (its CRC made right, so the reader sees it)."""
+    if kind == "flip":
+        out = bytearray(data)
+        for i in rng.integers(0, len(out), size=int(rng.integers(1, 8))):
+            out[i] ^= int(rng.integers(1, 256))
+        return bytes(out)
+    if kind == "truncate":
+        return data[:int(rng.integers(0, len(data)))]
+    import io as _io
+    with zipfile.ZipFile(_io.BytesIO(data)) as zin:
+        members = [(info, zin.read(info)) for info in zin.infolist()]
+    index = int(rng.integers(len(members)))
+    info, content = members[index]
+    content = bytearray(content)
+    where = rng.integers(0, max(len(content), 1), size=int(rng.integers(1, 6)))
+    for i in where:
+        if len(content):
+            content[i] ^= int(rng.integers(1, 256))
+    if rng.random() < 0.3:
+        content = content[:int(rng.integers(0, len(content) + 1))]
+    members[index] = (info, bytes(content))
+    buffer = _io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info, content in members:
+            zout.writestr(info.filename, content)
+    return buffer.getvalue()
+
+
+def _equal(a, b):
+    return (a.dtype == b.dtype and list(a.layers) == list(b.layers) and list(a.connections) == list(b.connections)
+            and np.array_equal(a.get_flat(), b.get_flat()) and a.feedback == b.feedback
+            and a.input_scaling.keys() == b.input_scaling.keys()
+            and all(np.array_equal(a.input_scaling[k].scale, b.input_scaling[k].scale) for k in a.input_scaling))
+
+
+@pytest.mark.parametrize("form", ["dense", "sparse", "lowrank", "mpo"])
+def test_every_damaged_file_loads_unchanged_or_fails_with_one_clear_error(form, tmp_path):
+    """Seeded fuzzing: 120 damaged copies per weight form (40 of each kind of damage)."""
+    net = _narx_in_every_form()[form]
+    path = tmp_path / "model.npz"
+    net.save(path)
+    data = path.read_bytes()
+    rng = np.random.default_rng(sum(map(ord, form)))
+    outcomes = {"loaded": 0, "refused": 0}
+    for k in range(120):
+        kind = ("flip", "truncate", "member")[k % 3]
+        damaged = tmp_path / f"damaged{k}.npz"
+        damaged.write_bytes(_damaged(data, kind, rng))
+        try:
+            back = mn.load(damaged)
+        except mio.ModelFileError as e:
+            assert str(e).startswith(f"{damaged}: ") and "\n" not in str(e), (kind, str(e))
+            outcomes["refused"] += 1
+        else:
+            assert _equal(back, net), (kind, k)
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] >= 60, outcomes

@@ -293,3 +293,80 @@ def test_splits_of_samples_are_taken_when_used_and_scaled_once():
     np.testing.assert_array_equal(train.x["x", "h1"], expected)
     np.testing.assert_allclose(net.input_scaling["x"].apply(X[rows[0]]).min(axis=0), -1, atol=1e-6)
     np.testing.assert_array_equal(train.take([2, 0]).targets["y"], net.output_scaling["y"].apply(T[rows[0][[2, 0]]]))
+
+
+def _snapshot(net):
+    return (net.get_flat().copy(), {k: v.arrays() for k, v in net.input_scaling.items()},
+            {k: v.arrays() for k, v in net.output_scaling.items()}, net.classes)
+
+
+def _same(a, b):
+    flat_a, in_a, out_a, classes_a = a
+    flat_b, in_b, out_b, classes_b = b
+    same_scaling = all(in_a.keys() == in_b.keys() and all(np.array_equal(x[k][f], y[k][f]) for k in x for f in x[k])
+                       for x, y in ((in_a, in_b), (out_a, out_b)))
+    return np.array_equal(flat_a, flat_b) and same_scaling and out_a.keys() == out_b.keys() and classes_a == classes_b
+
+
+def _bad_values(constraint):
+    from matnet.train.constraints import Boolean
+    if isinstance(constraint, Boolean):
+        return ["yes", 1]
+    values = ["x", float("nan")]
+    if constraint.low is not None:
+        values.append(constraint.low - 1)
+    if constraint.high is not None:
+        values.append(constraint.high + 1)
+    if constraint.integer:
+        values.append(1.5 + (constraint.low or 0))
+    return values
+
+
+@pytest.mark.parametrize("algorithm", sorted(mn.train.ALGORITHMS))
+def test_a_rejected_fit_leaves_the_network_bit_identical(algorithm):
+    """Every option of every registered algorithm, and fit's own, with values its
+    constraint refuses: a clear ValueError naming the option, and the network (weights,
+    scaling, classes) exactly as before, also when it was trained and scaled already."""
+    from matnet.train.constraints import CONSTRAINTS
+    rng = np.random.default_rng(0)
+    X, T = rng.normal(size=(40, 2)) * 5 + 3, rng.normal(size=(40, 1)) * 10
+    net = mn.mlp([2, 3, 1], seed=0)
+    net.fit(X, T, algorithm="rprop", epochs=2, progress=False)             # scaled and trained
+    before = _snapshot(net)
+    spec = mn.train.ALGORITHMS[algorithm]
+    names = [n for n in (spec.options or {}) if n in CONSTRAINTS]
+    names += ["lr", "batch_size"] if spec.lr is not None else []
+    names += ["epochs", "l2", "max_fail", "goal", "min_grad", "max_time", "restarts"]
+    for name in names:
+        for value in _bad_values(CONSTRAINTS[name]):
+            with pytest.raises(ValueError, match=name):
+                net.fit(X, T, algorithm=algorithm, progress=False, **{name: value})
+            assert _same(_snapshot(net), before), (name, value)
+    with pytest.raises(ValueError, match="unknown option|takes"):
+        net.fit(X, T, algorithm=algorithm, foo=1)
+    assert _same(_snapshot(net), before)
+
+
+def test_a_fit_failing_after_the_scaling_was_fitted_restores_the_network():
+    rng = np.random.default_rng(1)
+    X, labels = rng.normal(size=(30, 2)), rng.integers(0, 3, 30)
+    net = mn.mlp([2, 4, 3], output_activation="softmax", seed=0)
+    before = _snapshot(net)
+    with pytest.raises(ValueError, match="not seen in training"):   # validation labels are encoded last
+        net.fit(X, labels, validation=(X[:5], np.array([0, 1, 7, 0, 1])), epochs=2)
+    assert _same(_snapshot(net), before) and net.classes is None
+    with pytest.raises(ValueError, match="unknown scaling"):
+        net.fit(X, labels, scaling=("minmax", "nope"), epochs=2)
+    with pytest.raises(ValueError, match="scaling takes"):
+        net.fit(X, labels, scaling={"input": "minmax"}, epochs=2)
+    assert _same(_snapshot(net), before)
+
+
+def test_exclusive_options_are_refused_before_the_network_changes():
+    rng = np.random.default_rng(2)
+    X, T = rng.normal(size=(30, 2)) * 4, rng.normal(size=(30, 1)) * 7
+    net = mn.mlp([2, 3, 1], seed=0)
+    before = _snapshot(net)
+    with pytest.raises(ValueError, match="block_size or memory_reduction, not both"):
+        net.fit(X, T, algorithm="lm", block_size=5, memory_reduction=2)
+    assert _same(_snapshot(net), before) and not net.input_scaling

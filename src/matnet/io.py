@@ -138,6 +138,9 @@ def load(path):
                 raise fail(f"not a matnet model file (no {DOCUMENT} document)")
             text = archive[DOCUMENT]
             arrays = {name: archive[name] for name in archive.files if name != DOCUMENT}
+        damaged = [name for name, a in [(DOCUMENT, text), *arrays.items()] if not isinstance(a, np.ndarray)]
+        if damaged:             # NumPy hands out a member without an array header as raw bytes
+            raise fail(f"member {damaged[0]} is not an array (the file was changed or damaged)")
     except ModelFileError:
         raise
     except Exception as e:  # whatever the archive reader raises means a damaged file

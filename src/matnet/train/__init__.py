@@ -4,7 +4,7 @@
 ``"rmsprop"`` (minibatch), ``"rprop"``, ``"lbfgs"``, ``"cg"``, ``"scg"`` (full batch) and the
 Jacobian methods ``"lm"`` (Levenberg–Marquardt) and ``"br"`` (Bayesian regularisation).
 """
-from .first_order import minibatch_runner, optimizer_options, rprop_runner, scipy_runner
+from .first_order import SCIPY_OPTIONS, minibatch_runner, optimizer_options, rprop_runner, scipy_runner
 from .fit import ALGORITHMS, Algorithm, Monitor, TrainingWarning, fit, parse_options, register
 from .history import History
 from .levenberg_marquardt import LM_OPTIONS, br_runner, lm_runner
@@ -16,8 +16,8 @@ register("sgd", minibatch_runner(SGD), optimizer_options(SGD), lr=0.01, epochs=2
 register("adam", minibatch_runner(Adam), optimizer_options(Adam), lr=0.001, epochs=200)
 register("rmsprop", minibatch_runner(RMSprop), optimizer_options(RMSprop), lr=0.001, epochs=200)
 register("rprop", rprop_runner, optimizer_options(Rprop))
-register("lbfgs", scipy_runner("L-BFGS-B"))
-register("cg", scipy_runner("CG"))
+register("lbfgs", scipy_runner("L-BFGS-B"), SCIPY_OPTIONS["L-BFGS-B"])
+register("cg", scipy_runner("CG"), SCIPY_OPTIONS["CG"])
 register("scg", scg_runner, SCG_OPTIONS)
 register("lm", lm_runner, LM_OPTIONS)
 register("br", br_runner, {**LM_OPTIONS, "mu": 0.005}, max_fail=None)

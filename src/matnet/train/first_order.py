@@ -10,7 +10,7 @@ from scipy.optimize import minimize
 
 from .optimizers import Rprop, make_schedule
 
-__all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "optimizer_options"]
+__all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "optimizer_options", "SCIPY_OPTIONS"]
 
 
 def optimizer_options(cls):
@@ -76,6 +76,12 @@ def rprop_runner(problem, monitor, options):
         metric = problem.fresh_metric()
         value, grad = problem.evaluate(metric=metric)
     return None
+
+
+#: The options of ``"lbfgs"`` and ``"cg"`` passed on to ``scipy.optimize.minimize``, with
+#: SciPy's defaults (``maxiter`` and ``gtol`` come from ``epochs`` and ``min_grad``).
+SCIPY_OPTIONS = {"L-BFGS-B": {"maxcor": 10, "ftol": 2.220446049250313e-09, "maxls": 20, "maxfun": 15000},
+                 "CG": {"norm": math.inf, "c1": 1e-4, "c2": 0.4}}
 
 
 def scipy_runner(method):

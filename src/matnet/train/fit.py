@@ -19,11 +19,13 @@ import numpy as np
 
 from .. import losses as _losses
 from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_targets
+from ..data.scaling import KINDS
 from ..data.timeseries import prepare_timeseries, sequence_inputs
 from ..init import initialize
 from ..init import rng as _rng
 from ..prepare import as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences
 from ..simulate import plan
+from .constraints import check_option, check_options
 from .history import History
 from .problem import Problem, Split
 from .progress import Progress
@@ -83,9 +85,8 @@ def parse_options(name, options, lr=None, batch_size=None, lr_schedule=None):
                              f"it takes {', '.join(sorted(algorithm.options)) or 'none'}")
     parsed = {**(algorithm.options or {}), **options}
     if algorithm.lr is not None:
-        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         parsed.update(lr=algorithm.lr if lr is None else lr, batch_size=batch_size, lr_schedule=lr_schedule)
+    check_options(parsed, name)
     return parsed
 
 
@@ -203,9 +204,22 @@ def _setup_classes(net, T, loss, validation):
 
 def _scaling_plan(scaling, loss, net):
     """``(input kind, output kind)``; ``"keep"`` keeps what the network has."""
+    kinds = _planned_scaling(scaling, loss, net)
+    for kind in kinds:
+        if kind not in (*KINDS, None, "keep"):
+            raise ValueError(f"unknown scaling {kind!r}; use one of {', '.join(KINDS)}, 'keep', None or 'auto'")
+    return kinds
+
+
+def _planned_scaling(scaling, loss, net):
     if isinstance(scaling, dict):
+        unknown = set(scaling) - {"inputs", "outputs"}
+        if unknown:
+            raise ValueError(f"scaling takes the keys 'inputs' and 'outputs', got {', '.join(map(repr, unknown))}")
         return scaling.get("inputs"), scaling.get("outputs")
     if isinstance(scaling, tuple):
+        if len(scaling) != 2:
+            raise ValueError(f"scaling as a pair is (inputs, outputs), got {scaling!r}")
         return scaling
     linear_outputs = all(net.layers[n].activation.name == "linear" for n in net.outputs)
     regression = loss in ("mse", "sse") and linear_outputs
@@ -339,6 +353,11 @@ def _stratify_labels(data, net, classification):
 _DEFAULT = object()
 
 
+def _check_options(**options):
+    for name, value in options.items():
+        check_option(name, value)
+
+
 def _fit_restarts(net, X, T, restarts, restart_init, arguments):
     """Train ``restarts`` initialisations on one division; keep the best in ``net``."""
     if restarts < 1:
@@ -447,6 +466,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    _check_options(epochs=epochs, l2=l2, patience=patience, goal=goal, min_grad=min_grad, max_time=max_time,
+                   restarts=restarts, **({} if max_fail is _DEFAULT else {"max_fail": max_fail}))
     if restarts != 1:
         arguments = dict(locals())
         for key in ("net", "X", "T", "restarts", "restart_init", "options"):
@@ -461,6 +482,24 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
                     max_time=max_time, callbacks=callbacks, progress=progress, record_weights=record_weights,
                     options={**options, "rng": rng})
     classification = loss in ("cross_entropy", "binary_cross_entropy")
+    kinds = _scaling_plan(scaling, loss, net)
+    state = (net.theta.copy(), dict(net.input_scaling), dict(net.output_scaling), net.classes)
+    try:
+        splits = _prepare(net, X, T, loss, classification, sample_weight, division, division_mode, validation,
+                          initial, kinds, rng)
+    except BaseException:           # a rejected call leaves the network as it was
+        net.theta[...] = state[0]
+        net.input_scaling, net.output_scaling, net.classes = state[1:]
+        raise
+    # 4. run the algorithm; the Monitor restores the best weights
+    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
+    return train(problem, **schedule)
+
+
+def _prepare(net, X, T, loss, classification, sample_weight, division, division_mode, validation, initial,
+             kinds, rng):
+    """Steps 1-3 of :func:`fit`: the data (class labels encoded), its division and the
+    splits in network units, the scaling fitted on the training rows and stored in ``net``."""
     # 1. data, with class labels encoded
     if net.is_dynamic:
         if sample_weight is not None or validation is not None:
@@ -477,12 +516,10 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         division = None if validation is not None else (0.7, 0.15, 0.15)
     rows = _rows(data, division, division_mode, _stratify_labels(data, net, classification), rng, net.is_dynamic)
     # 3. the splits in network units, the scaling fitted on the training rows
-    splits = _splits(net, data, rows, _scaling_plan(scaling, loss, net))
+    splits = _splits(net, data, rows, kinds)
     if validation is not None:
         splits["val"] = whole_split(net, static_data(net, *validation))
-    # 4. run the algorithm; the Monitor restores the best weights
-    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
-    return train(problem, **schedule)
+    return splits
 
 def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callbacks, progress,
           record_weights, options):

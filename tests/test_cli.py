@@ -51,9 +51,17 @@ def test_train_predict_show_explain_export_regression(regression_csv, tmp_path, 
     assert code == 0 and "W[x→h1]  (6, 2)" in stdout and "adjacency A_0" in stdout
     assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, stdout, _ = _run(["explain", out / "model.npz", "--sample", "0.5,0.2"], capsys)
-    assert code == 0 and "h1 = tanh(W[x→h1] · x + b[h1])" in stdout
+    assert code == 0 and "x̃ = gain ⊙ (x − xmin) + ymin" in stdout and "h1 = tanh(W[x→h1] · x̃ + b[h1])" in stdout
+    last = stdout.strip().splitlines()[-1]                 # the scaled model's output, as predict gives it
+    assert last == f"Output: y = [{np.round(net(np.array([0.5, 0.2]))[0], 4):g}]", last
     code, stdout, _ = _run(["explain", out / "model.npz", regression_csv, "--row", "3"], capsys)
     assert code == 0 and "Sample:" in stdout
+    code, after, _ = _run(["explain", out / "model.npz", "--row", "3", regression_csv], capsys)   # README's order
+    assert code == 0 and after == stdout
+    code, _, err = _run(["explain", out / "model.npz", regression_csv, "--row", "3", "--bogus"], capsys)
+    assert code == 2 and err.count("matnet: error:") == 1 and "explain: unrecognized arguments: --bogus" in err
+    code, stdout, _ = _run(["explain", out / "model.npz", "--sample", "0.5,0.2", "--debug"], capsys)
+    assert code == 0 and "Output:" in stdout                # --debug after the command
     code, _, err = _run(["export", out / "model.npz", "--format", "csv", "--out", tmp_path / "csv"], capsys)
     assert code == 0, err
     manifest = (tmp_path / "csv" / "manifest.json").read_text()
@@ -195,3 +203,54 @@ def test_export_onnx_runs_in_onnxruntime(regression_csv, tmp_path, capsys):
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     (out,) = session.run(None, {"x": X})
     np.testing.assert_allclose(out, net(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("options,named", [
+    (["--epochs", "-1"], "--epochs must be an integer in [0, inf), got -1"),
+    (["--hidden", "10,,5"], "--hidden must be comma-separated integers"),
+    (["--activation", "nope"], "--activation: unknown activation 'nope'"),
+    (["--seed", "-5"], "--seed must be a non-negative integer"),
+    (["--l2", "-1"], "--l2 must be a number in [0, inf)"),
+    (["--lr", "0"], "--lr must be a number in (0, inf)"),
+    (["--batch-size", "0"], "--batch-size must be an integer in [1, inf)"),
+    (["--max-fail", "-2"], "--max-fail must be an integer in [1, inf)"),
+    (["--goal", "-1"], "--goal must be a number in [0, inf)"),
+    (["--threads", "0"], "--threads must be a positive integer"),
+    (["--loss", "foo"], "--loss must be one of mse, sse"),
+    (["--division", "0.5,0.2"], "--division fractions must be 2 or 3 numbers summing to 1"),
+])
+def test_bad_training_options_are_usage_errors_that_write_nothing(regression_csv, tmp_path, capsys, options, named):
+    out = tmp_path / "never"
+    code, _, err = _run(["train", regression_csv, "--out", out, *options], capsys)
+    assert code == 2 and err.count("matnet: error:") == 1 and named in err, err
+    assert not out.exists()
+
+
+def test_training_options_reach_fit(regression_csv, tmp_path, capsys):
+    code, _, err = _run(["train", regression_csv, "--hidden", "4", "--algorithm", "adam", "--lr", "0.01",
+                         "--batch-size", "16", "--epochs", "5", "--l2", "0.001", "--loss", "sse", "--max-fail", "0",
+                         "--division", "block,0.8,0.1,0.1", "--threads", "1", "--goal", "0", "--out",
+                         tmp_path / "o"], capsys)
+    assert code == 0, err
+    history = list(csv.reader(open(tmp_path / "o" / "history.csv")))
+    assert len(history) == 1 + 6 and float(history[-1][history[0].index("lr")]) == 0.01
+    net = mn.load(tmp_path / "o" / "model.npz")
+    assert net.training["loss"] == "sse" and net.training["algorithm"] == "adam"
+    code, stdout, _ = _run(["train", "--help"], capsys)
+    for flag in ("--loss", "--lr", "--batch-size", "--max-fail", "--l2", "--division", "--epochs", "--goal",
+                 "--threads"):
+        assert flag in stdout
+    assert "default 0.7,0.15,0.15" in stdout.replace("\n", " ").replace("  ", " ")
+
+
+def test_classes_train_with_lm_on_the_command_line(tmp_path, capsys):
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    path = _write_csv(tmp_path / "iris.csv", ["a", "b", "c", "d", "species"],
+                      [[*map(str, row), c] for row, c in zip(X, names)])
+    code, stdout, err = _run(["train", path, "--hidden", "5", "--algorithm", "lm", "--out", tmp_path / "i"], capsys)
+    assert code == 0 and "accuracy" in stdout, err
+    code, _, _ = _run(["predict", tmp_path / "i" / "model.npz", path, "--out", tmp_path / "p.csv"], capsys)
+    predicted = [r[0] for r in csv.reader(open(tmp_path / "p.csv"))][1:]
+    assert np.mean(np.array(predicted) == names) > 0.9

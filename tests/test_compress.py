@@ -145,4 +145,4 @@ def test_pictures_report_and_explain_of_compressed_networks(kind, tmp_path):
         figure.savefig(tmp_path / "f.png")
     mn.report(small, data=(X, T), path=tmp_path / "r.html")
     assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
-    assert "h1 = tanh(W[x→h1] · x + b[h1])" in small.explain(X[0])
+    assert "h1 = tanh(W[x→h1] · x̃ + b[h1])" in small.explain(X[0])      # trained: inputs scaled first

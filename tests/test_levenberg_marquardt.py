@@ -162,8 +162,9 @@ def test_lm_validation_stop_and_sse():
     assert h.stop_reason == "validation stop" and h.val_fail[-1] == 6
     h = mn.mlp([1, 5, 1], seed=0).fit(x, t, algorithm="lm", loss="sse", epochs=5, seed=0)
     assert h.loss == "sse" and h.train_loss[-1] > 1     # a sum, not a mean
-    with pytest.raises(ValueError, match="'lm' minimises squared errors"):
-        mn.mlp([1, 2], output_activation="softmax").fit(x, (x > 0).ravel().astype(int), algorithm="lm")
+    with pytest.raises(ValueError, match="'lm' minimises squared errors"):   # labels alone train (one-hot, mse)
+        mn.mlp([1, 2], output_activation="softmax").fit(x, (x > 0).ravel().astype(int), algorithm="lm",
+                                                        loss="cross_entropy")
 
 
 def test_br_effective_parameters_and_noise_level():

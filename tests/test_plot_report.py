@@ -74,8 +74,20 @@ def test_report_sections(regression_report):
     assert html.count("<table") == 2 + len(net.weights) + len(net.biases)   # structure + small matrices
     assert "W[x→h1]  (3×2)" in html and "h1[2]" in html
     assert "outputs against targets" in html and "errors" in html
-    explained = re.search(r"<h2>How the first sample is computed</h2><pre>(.*?)</pre>", html, re.S).group(1)
-    assert "h1 = tanh(W[x→h1] · x + b[h1])" in explained
+    explained = html[html.index("<h2>How the first sample is computed</h2>"):]
+    assert "h1 = tanh(W[x→h1] · x̃ + b[h1])" in explained and "x̃ = gain ⊙ (x − xmin) + ymin" in explained
+    assert not any(raw in explained for raw in ("##", "**", "```")), "Markdown shown raw"
+
+
+def test_report_explanation_is_compact_html_with_expandable_vectors(tmp_path):
+    net = mn.mlp([30, 12, 1], seed=0)
+    X = np.random.default_rng(0).normal(size=(5, 30))
+    html = mp.report(net, data=(X, X[:, :1]), path=tmp_path / "r.html").read_text(encoding="utf-8")
+    explained = html[html.index("<h2>How the first sample is computed</h2>"):]
+    assert not any(raw in explained for raw in ("##", "**", "```"))
+    assert "<details><summary>all 30 values</summary>" in explained        # x, abbreviated with a toggle
+    assert "<details><summary>show the matrix</summary>" in explained      # W[x→h1], 12×30
+    assert " … " in explained
 
 
 def test_report_of_a_classifier_shows_confusion_and_heatmaps(tmp_path):

@@ -370,3 +370,24 @@ def test_exclusive_options_are_refused_before_the_network_changes():
     with pytest.raises(ValueError, match="block_size or memory_reduction, not both"):
         net.fit(X, T, algorithm="lm", block_size=5, memory_reduction=2)
     assert _same(_snapshot(net), before) and not net.input_scaling
+
+
+@pytest.mark.parametrize("algorithm", ["lm", "br"])
+def test_class_labels_train_with_the_jacobian_methods_on_one_hot_targets(algorithm):
+    """MATLAB's patternnet with trainlm: labels in, squared error on one-hot targets of a
+    softmax (or logistic) output, accuracy as the metric, labels out."""
+    from sklearn.datasets import load_iris
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    net = mn.mlp([4, 5, 3], output_activation="softmax", seed=0)
+    h = net.fit(X, names, algorithm=algorithm, seed=0, epochs=100, progress=False)
+    assert h.loss == "mse" and h.metric == "accuracy" and net.classes == ["setosa", "versicolor", "virginica"]
+    assert "diverged" not in h.stop_reason
+    assert np.mean(net.predict_classes(X) == names) >= 0.95
+    binary = mn.mlp([4, 3, 1], output_activation="sigmoid", seed=0)
+    hb = binary.fit(X[y < 2], y[y < 2], algorithm=algorithm, seed=0, epochs=50, progress=False)
+    assert hb.loss == "mse" and binary.classes == [0, 1] and np.all(binary.predict_classes(X[y < 2]) == y[y < 2])
+    before = _snapshot(net)
+    with pytest.raises(ValueError, match="minimises squared errors"):
+        net.fit(X, names, algorithm=algorithm, loss="cross_entropy")
+    assert _same(_snapshot(net), before)

@@ -21,7 +21,11 @@ from .data.readers import DataError, is_nnc, read_nnc, read_table, select_column
 from .datasets import maglev
 from .io import load
 from .network import mlp, narx
+from . import activations
+from .losses import LOSSES
+from .threads import threads
 from .train import ALGORITHMS
+from .train.constraints import check_option
 
 __all__ = ["main", "UsageError"]
 
@@ -31,15 +35,27 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):          # one line, exit code 2
-        raise UsageError(f"{self.prog}: {message}")
+    def error(self, message):          # one line, exit code 2, the subcommand named once
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+def _parse(parser, argv):
+    """Parse ``argv``; an optional DATA argument may also follow the options
+    (``matnet explain MODEL --row 3 DATA`` as ``matnet explain MODEL DATA --row 3``)."""
+    args, extra = parser.parse_known_args(argv)
+    if len(extra) == 1 and not extra[0].startswith("-") and getattr(args, "data", "") is None:
+        args.data, extra = extra[0], []
+    if extra:
+        raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 # -- option values -------------------------------------------------------------------
 
 def _ints(text, what):
     try:
-        values = [int(v) for v in str(text).split(",") if v.strip()]
+        values = [int(v) for v in str(text).split(",")]
     except ValueError:
         raise UsageError(f"{what} must be comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
@@ -63,14 +79,45 @@ def _delays(text, what):
     return values
 
 
+DIVISION_MODES = ("random", "block", "interleaved")
+
+
 def _division(text):
+    """``(fractions, mode)`` of ``--division``: ``0.7,0.15,0.15``, ``block`` (the default
+    fractions in blocks, MATLAB's ``divideblock``) or ``block,0.8,0.1,0.1``."""
+    items = [v.strip() for v in str(text).split(",")]
+    mode = items.pop(0) if items and items[0] in DIVISION_MODES else None
+    if not items:
+        return (0.7, 0.15, 0.15), mode
     try:
-        parts = tuple(float(v) for v in str(text).split(","))
+        parts = tuple(float(v) for v in items)
     except ValueError:
-        raise UsageError(f"--division must be fractions like 0.7,0.15,0.15, got {text!r}") from None
+        raise UsageError(f"--division must be fractions like 0.7,0.15,0.15 or one of {', '.join(DIVISION_MODES)} "
+                         f"(optionally followed by fractions), got {text!r}") from None
     if len(parts) not in (2, 3) or min(parts) < 0 or abs(sum(parts) - 1) > 1e-6 or parts[0] <= 0:
         raise UsageError(f"--division fractions must be 2 or 3 numbers summing to 1, got {text!r}")
-    return parts
+    return parts, mode
+
+
+def _training_options(args):
+    """``fit``'s options from the command line, each checked against fit's table of
+    constraints first (a usage error naming the option)."""
+    options = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "l2": args.l2,
+               "goal": args.goal}
+    if args.max_fail is not None:
+        options["max_fail"] = None if args.max_fail == 0 else args.max_fail
+    for name, value in options.items():
+        try:
+            check_option(name, value)
+        except ValueError as e:
+            message = str(e)
+            message = message[message.index("must "):].replace(" or None", "")
+            raise UsageError(f"--{name.replace('_', '-')} {message}") from None
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be a positive integer, got {args.threads}")
+    return {k: v for k, v in options.items() if v is not None or k == "max_fail"}
 
 
 def _existing(path):
@@ -147,9 +194,19 @@ def _demo_data(quick):
 
 def cmd_train(args):
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     hidden = _ints(args.hidden, "--hidden")
-    division = _division(args.division)
+    (division, division_mode), options = _division(args.division), _training_options(args)
+    try:
+        activations.get(args.activation)
+    except ValueError as e:
+        raise UsageError(f"--activation: {e}") from None
+    if args.loss is not None and args.loss not in LOSSES:
+        raise UsageError(f"--loss must be one of {', '.join(LOSSES)}, got {args.loss!r}")
+    with threads(args.threads):
+        return _train(args, out, hidden, division, division_mode, options)
+
+
+def _train(args, out, hidden, division, division_mode, options):
     is_narx = args.narx or args.data is None
     if args.data is None:
         X, T = _demo_data(args.quick)
@@ -158,7 +215,8 @@ def cmd_train(args):
               f"({len(X)} steps of 0.01 s)")
     else:
         X, T, in_names, out_names, classification = _load_columns(args)
-    epochs = args.epochs if args.epochs is not None else (100 if args.quick else None)
+    if args.quick and options.get("epochs") is None:
+        options["epochs"] = 100
     if is_narx:
         if classification:
             raise UsageError("--narx models need numeric target columns")
@@ -171,8 +229,10 @@ def cmd_train(args):
                      output_activation="softmax" if classification else "linear", seed=args.seed)
         algorithm = args.algorithm or ("scg" if classification else ("lm" if net.n_params <= 2000 else "scg"))
     start = time.perf_counter()
-    history = net.fit(X, T, algorithm=algorithm, epochs=epochs, division=division, seed=args.seed)
+    history = net.fit(X, T, algorithm=algorithm, loss=args.loss, division=division, division_mode=division_mode,
+                      seed=args.seed, **options)
     seconds = time.perf_counter() - start
+    out.mkdir(parents=True, exist_ok=True)
     net.training = {**(net.training or {}), "columns": {"inputs": in_names, "targets": out_names},
                     "task": "narx" if is_narx else ("classification" if classification else "regression")}
     net.save(out / "model.npz")
@@ -391,6 +451,10 @@ def build_parser():
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    debug = _Parser(add_help=False)           # --debug is also taken after the command
+    debug.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    add_command = sub.add_parser
+    sub.add_parser = lambda *a, **k: add_command(*a, parents=[debug], **k)  # noqa: E731
 
     p = sub.add_parser("train", help="train a network on a data file (or the bundled demo)",
                        description="Train a network; writes DIR/model.npz, DIR/report.html and DIR/history.csv.")
@@ -404,8 +468,20 @@ def build_parser():
                    help="auto: classification when the target column holds text labels")
     p.add_argument("--algorithm", choices=sorted(ALGORITHMS),
                    help="training algorithm (default: lm for regression, scg for classification, br for NARX)")
-    p.add_argument("--division", default="0.7,0.15,0.15", help="train,validation,test fractions")
-    p.add_argument("--epochs", type=int, help="maximum epochs")
+    p.add_argument("--loss", help=f"{', '.join(LOSSES)} (default: cross_entropy for a classifier, "
+                   "mse for regression and for lm/br)")
+    p.add_argument("--division", default="0.7,0.15,0.15",
+                   help="train,validation,test fractions, or random|block|interleaved optionally followed by "
+                        "fractions (default 0.7,0.15,0.15; random, stratified for classes; NARX: block)")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: 200 for adam/sgd/rmsprop, 1000 otherwise, "
+                   "100 with --quick)")
+    p.add_argument("--lr", type=float, help="learning rate of adam/sgd/rmsprop (default 0.001, sgd 0.01)")
+    p.add_argument("--batch-size", type=int, help="minibatch size of adam/sgd/rmsprop (default min(200, n))")
+    p.add_argument("--l2", type=float, default=0.0, help="L2 penalty l2/2·|W|² on the weights (default 0)")
+    p.add_argument("--max-fail", type=int, help="validation failures before stopping; 0: no early stopping "
+                   "(default 6; br: none)")
+    p.add_argument("--goal", type=float, default=0.0, help="stop when the training loss reaches it (default 0)")
+    p.add_argument("--threads", type=int, help="BLAS threads (default: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--narx", action="store_true", help="a NARX model of time series (one row per time step)")
     p.add_argument("--input-delays", default="1:2", help="NARX input delays (default 1:2)")
@@ -434,7 +510,8 @@ def build_parser():
     p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
     p.add_argument("--row", type=int, help="data row to explain (the first data row is 1); for a model "
                    "with delays, how many time steps to explain")
-    p.add_argument("--format", choices=["text", "markdown", "latex"], default="text")
+    p.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text",
+                   help="text (default), markdown, latex or compact html")
     _data_options(p)
     p.set_defaults(func=cmd_explain)
 
@@ -451,7 +528,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(build_parser(), argv)
         return args.func(args)
     except SystemExit as e:            # --help
         return int(e.code or 0)

@@ -33,7 +33,7 @@ try:            # installed with matnet; without it BLAS keeps its own thread se
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "few_threads", "one_thread"]
+__all__ = ["SMALL", "few_threads", "one_thread", "threads"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
@@ -44,12 +44,18 @@ _controller = None
 def few_threads(order, small=SMALL):
     """A context in which BLAS and LAPACK use one thread when ``order < small`` (and
     change nothing otherwise); the previous limits come back on exit."""
+    return threads(1) if order < small else nullcontext()
+
+
+def threads(n):
+    """A context in which BLAS and LAPACK use at most ``n`` threads (``None``: as they
+    are); the previous limits come back on exit."""
     global _controller
-    if order >= small or ThreadpoolController is None:
+    if n is None or ThreadpoolController is None:
         return nullcontext()
     if _controller is None:          # which libraries are loaded is looked up once
         _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return _controller.limit(limits=int(n), user_api="blas")
 
 
 def one_thread():

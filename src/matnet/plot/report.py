@@ -21,6 +21,7 @@ CSS = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #222;
        max-width: 1100px; margin: 24px auto; padding: 0 16px; line-height: 1.4; background: #fff; }
 h1 { font-size: 24px; margin-bottom: 4px; }
+.explain-step { margin: 6px 0 14px; } .explain-step pre { margin: 2px 0 6px; } .explain-step p { margin: 4px 0; }
 h2 { font-size: 18px; border-bottom: 1px solid #ccc; padding-bottom: 3px; margin-top: 28px; }
 p.note { color: #555; font-size: 13px; }
 pre { background: #f6f6f6; border: 1px solid #e2e2e2; padding: 10px; overflow-x: auto; font-size: 12px; }
@@ -132,8 +133,7 @@ def _first(X):
 def _explanation(net, X):
     if net.is_dynamic:
         return ""
-    text = net.explain(_first(X), format="markdown")
-    return _section("How the first sample is computed", f"<pre>{_html.esc(text)}</pre>")
+    return _section("How the first sample is computed", net.explain(_first(X), format="html"))
 
 
 def render(net, history=None, data=None, title="matnet report"):

@@ -19,8 +19,8 @@ register("rprop", rprop_runner, optimizer_options(Rprop))
 register("lbfgs", scipy_runner("L-BFGS-B"), SCIPY_OPTIONS["L-BFGS-B"])
 register("cg", scipy_runner("CG"), SCIPY_OPTIONS["CG"])
 register("scg", scg_runner, SCG_OPTIONS)
-register("lm", lm_runner, LM_OPTIONS)
-register("br", br_runner, {**LM_OPTIONS, "mu": 0.005}, max_fail=None)
+register("lm", lm_runner, LM_OPTIONS, squared_errors=True)
+register("br", br_runner, {**LM_OPTIONS, "mu": 0.005}, max_fail=None, squared_errors=True)
 
 __all__ = ["fit", "History", "ALGORITHMS", "Algorithm", "register", "parse_options", "Problem", "Split", "NormalEquations", "Monitor",
            "TrainingWarning",

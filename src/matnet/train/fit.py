@@ -48,6 +48,9 @@ class Algorithm:
         Default learning rate of a minibatch method; ``None`` for a full-batch method
         that chooses its own steps (``lr``, ``lr_schedule`` and ``batch_size`` are refused).
     epochs, max_fail : defaults of ``fit``.
+    squared_errors : bool
+        Whether it minimises squared errors only (the Jacobian methods): ``fit``'s
+        default loss is then ``mse``, also for a classifier.
     """
 
     runner: Callable
@@ -55,15 +58,17 @@ class Algorithm:
     lr: float | None = None
     epochs: int = 1000
     max_fail: int | None = 6
+    squared_errors: bool = False
 
 
 ALGORITHMS = {}
 
 
-def register(name, runner, options=None, lr=None, epochs=1000, max_fail=6):
+def register(name, runner, options=None, lr=None, epochs=1000, max_fail=6, squared_errors=False):
     """Make ``runner(problem, monitor, options)`` available as ``fit(algorithm=name)``
     (see :class:`Algorithm`)."""
-    ALGORITHMS[name] = Algorithm(runner, None if options is None else dict(options), lr, epochs, max_fail)
+    ALGORITHMS[name] = Algorithm(runner, None if options is None else dict(options), lr, epochs, max_fail,
+                                 squared_errors)
 
 
 def parse_options(name, options, lr=None, batch_size=None, lr_schedule=None):
@@ -182,8 +187,13 @@ class Monitor:
         self.problem.net.training = self.history.best()
 
 
-def _default_loss(net, T):
+def _default_loss(net, T, algorithm):
+    """Cross-entropy for a softmax output (binary for sigmoid outputs with labels), the
+    mean squared error otherwise and for the Jacobian methods, which minimise squared
+    errors (MATLAB's ``patternnet`` trained with ``trainlm``)."""
     acts = {net.layers[name].activation.name for name in net.outputs}
+    if ALGORITHMS[algorithm].squared_errors:
+        return "mse"
     if acts == {"softmax"}:
         return "cross_entropy"
     if acts == {"sigmoid"} and not isinstance(T, dict) and is_labels(T):
@@ -191,9 +201,18 @@ def _default_loss(net, T):
     return "mse"
 
 
-def _setup_classes(net, T, loss, validation):
-    """Encode class labels (kept in ``net.classes``) for classification losses."""
-    if loss not in ("cross_entropy", "binary_cross_entropy") or isinstance(T, dict) or not is_labels(T):
+def _is_classification(net, T, loss):
+    """Cross-entropy, or class labels into one softmax or sigmoid output layer (trained
+    on one-hot targets with a squared error)."""
+    if loss in ("cross_entropy", "binary_cross_entropy"):
+        return True
+    return (not isinstance(T, dict) and is_labels(T) and len(net.outputs) == 1
+            and net.layers[net.outputs[0]].activation.name in ("softmax", "sigmoid"))
+
+
+def _setup_classes(net, T, classification, validation):
+    """Encode class labels (kept in ``net.classes``) for a classifier."""
+    if not classification or isinstance(T, dict) or not is_labels(T):
         return T, validation
     size = net.layers[net.outputs[0]].size
     encoded, net.classes = encode_labels(T, None, size)
@@ -404,7 +423,9 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         ``"cg"``, ``"scg"`` (full batch); ``"lm"``, ``"br"`` (Jacobian methods).
     loss : str, optional
         Default ``cross_entropy`` for softmax outputs, ``binary_cross_entropy`` for
-        sigmoid outputs with label targets, else ``mse``.
+        sigmoid outputs with label targets, else ``mse``; always ``mse`` for ``"lm"``
+        and ``"br"``, which then train class labels on one-hot targets (MATLAB's
+        ``patternnet`` with ``trainlm``).
     epochs : int, optional
         Maximum epochs (default 200 for minibatch methods, 1000 otherwise).
     batch_size : int, optional
@@ -476,12 +497,14 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     options = parse_options(algorithm, options, lr, batch_size, lr_schedule)
     max_fail = ALGORITHMS[algorithm].max_fail if max_fail is _DEFAULT else max_fail
     max_fail = max_fail if patience is None else patience
-    loss = _losses.check_loss(loss or _default_loss(net, T), net)
+    loss = _losses.check_loss(loss or _default_loss(net, T, algorithm), net)
+    if ALGORITHMS[algorithm].squared_errors and loss not in ("mse", "sse"):
+        raise ValueError(f"{algorithm!r} minimises squared errors: use loss 'mse' or 'sse', not {loss!r}")
     rng = _rng(seed)
     schedule = dict(algorithm=algorithm, epochs=epochs, max_fail=max_fail, goal=goal, min_grad=min_grad,
                     max_time=max_time, callbacks=callbacks, progress=progress, record_weights=record_weights,
                     options={**options, "rng": rng})
-    classification = loss in ("cross_entropy", "binary_cross_entropy")
+    classification = _is_classification(net, T, loss)
     kinds = _scaling_plan(scaling, loss, net)
     state = (net.theta.copy(), dict(net.input_scaling), dict(net.output_scaling), net.classes)
     try:
@@ -509,7 +532,7 @@ def _prepare(net, X, T, loss, classification, sample_weight, division, division_
     else:
         if initial is not None:
             raise ValueError("initial= gives delay states; the network has no delays")
-        T, validation = _setup_classes(net, T, loss, validation)
+        T, validation = _setup_classes(net, T, classification, validation)
         data = static_data(net, X, T, sample_weight)
     # 2. division
     if division is _DEFAULT:

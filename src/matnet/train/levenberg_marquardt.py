@@ -22,6 +22,7 @@ alike and Narendra's plant was unaffected (``tests/test_dynamic.py`` keeps ten s
 """
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 
 import numpy as np
@@ -95,6 +96,11 @@ def damped_step(theta, solve, mu, objective, current, opts):
             theta[...] = start.astype(theta.dtype)
             return None, steps
 
+
+#: Largest precision of the data errors ``br`` sets; beyond it (a data error of about
+#: zero: separable classes, as many weights as data) it keeps the last one, so that
+#: ``β JᵀJ`` stays finite.
+BETA_MAX = 1e100
 
 #: Starting damping of ``lm`` for a network with feedback from layers.
 RECURRENT_MU = 10.0
@@ -221,7 +227,8 @@ def br_runner(problem, monitor, options):
         if spectrum is not None:
             gamma = P - (alpha * spectrum.trace_inverse() if alpha > 0 else 0.0)
         alpha = gamma / (2 * E_W) if E_W > 0 else 1.0
-        beta = max(N - gamma, 1e-3 * N) / (2 * E_D) if E_D > 0 else beta
+        fresh = max(N - gamma, 1e-3 * N) / (2 * E_D) if E_D > 0 else math.inf
+        beta = fresh if fresh <= BETA_MAX else beta     # data fitted exactly: keep the last beta
         F = beta * E_D + alpha * E_W
         gradient = 2 * (beta * Jte + alpha * theta) / norm
         if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps,

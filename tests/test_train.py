@@ -391,3 +391,25 @@ def test_class_labels_train_with_the_jacobian_methods_on_one_hot_targets(algorit
     with pytest.raises(ValueError, match="minimises squared errors"):
         net.fit(X, names, algorithm=algorithm, loss="cross_entropy")
     assert _same(_snapshot(net), before)
+
+
+def test_ctrl_c_stops_after_the_epoch_and_a_second_one_aborts():
+    import os
+    import signal
+    rng = np.random.default_rng(3)
+    X, T = rng.normal(size=(80, 2)), rng.normal(size=(80, 1))
+    handler = signal.getsignal(signal.SIGINT)
+
+    def press(times, at=2):
+        def callback(epoch, history, net):
+            if epoch == at:
+                for _ in range(times):
+                    os.kill(os.getpid(), signal.SIGINT)
+        return callback
+    net = mn.mlp([2, 4, 1], seed=0)
+    h = net.fit(X, T, algorithm="rprop", epochs=50, max_fail=None, callbacks=[press(1)], progress=False)
+    assert h.stop_reason == "stopped by the user" and h.epochs == 2
+    assert signal.getsignal(signal.SIGINT) is handler                # the caller's handler is back
+    with pytest.raises(KeyboardInterrupt):
+        mn.mlp([2, 4, 1], seed=0).fit(X, T, algorithm="rprop", epochs=50, callbacks=[press(2)], progress=False)
+    assert signal.getsignal(signal.SIGINT) is handler

@@ -164,7 +164,7 @@ def jacobian_seeds(net):
     return cached
 
 
-def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=None):
+def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=None, out=None):
     """The Jacobian of the errors, in blocks of rows.
 
     Parameters
@@ -179,6 +179,9 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     block_rows : int, optional
         Rows per block (all at once when omitted).  A recurrent run is cut into
         blocks of time steps of all series, others into blocks of rows.
+    out : ndarray (block rows, K', n_params), optional
+        Where the blocks of a network without feedback from layers are written (a
+        view is fine); by default one buffer for all blocks.
 
     Yields
     ------
@@ -203,8 +206,8 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
         B = max(1, block_rows // S)
         blocks = [(None, None if B >= T else slice(a, min(a + B, T))) for a in range(0, T, B)]
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
-    buffer = None if p.recurrent else np.empty((min(block_rows, S), offsets[layers[-1]].stop, net.n_params),
-                                               net.dtype)
+    buffer = None if p.recurrent else out if out is not None else \
+        np.empty((min(block_rows, S), offsets[layers[-1]].stop, net.n_params), net.dtype)
     for series, steps in blocks:
         e = _side_by_side([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
                            for o in p.outputs]) * s

@@ -10,8 +10,12 @@ records the :class:`History`, applies the stopping rules and keeps the best weig
 from __future__ import annotations
 
 import math
+import signal
+import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -115,6 +119,7 @@ class Monitor:
         self.best_theta = self.last_good = problem.theta.copy()
         self.best_epoch = 0
         self.stop_reason = None
+        self.interrupted = False          # Ctrl-C: stop after the current epoch
 
     def __call__(self, train_loss, grad_norm, train_metric=math.nan, lr=math.nan, **extra):
         """Record one epoch (``grad_norm`` None: not computed; ``train_loss`` None: the
@@ -160,6 +165,8 @@ class Monitor:
                  for hook in (getattr(cb, "on_epoch_end", cb) for cb in self.callbacks)]
         if any(stops):
             return "callback"
+        if self.interrupted:
+            return "stopped by the user"
         if train_loss <= self.goal:
             return "goal"
         if grad_norm < self.min_grad:
@@ -462,7 +469,9 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         Division and minibatch order; the same seed gives bit-identical weights.
     callbacks : sequence
         ``f(epoch, history, net)`` or objects with ``on_epoch_end``; a true return
-        stops training.
+        stops training.  So does Ctrl-C (in the main thread): training ends after the
+        current epoch as a finished run would, ``stop_reason`` "stopped by the user";
+        a second Ctrl-C aborts with ``KeyboardInterrupt``.
     progress : bool, optional
         Progress bar on standard error (default: when it is a terminal and not CI).
     record_weights : bool
@@ -544,6 +553,28 @@ def _prepare(net, X, T, loss, classification, sample_weight, division, division_
         splits["val"] = whole_split(net, static_data(net, *validation))
     return splits
 
+@contextmanager
+def _stop_on_interrupt(monitor):
+    """While training in the main thread, a first Ctrl-C (SIGINT) stops after the
+    current epoch, which then ends as a finished run would (the best weights restored,
+    ``stop_reason`` "stopped by the user"); a second one aborts (``KeyboardInterrupt``)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if monitor.interrupted:
+            raise KeyboardInterrupt
+        monitor.interrupted = True
+        print("matnet: stopping after this epoch (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
 def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callbacks, progress,
           record_weights, options):
     """Run ``algorithm`` on a prepared problem under a :class:`Monitor`; the History."""
@@ -552,7 +583,7 @@ def train(problem, algorithm, epochs, max_fail, goal, min_grad, max_time, callba
     history = History(algorithm, problem.loss, problem.metric)
     monitor = Monitor(problem, history, epochs, max_fail, goal, min_grad, max_time, tuple(callbacks),
                       Progress(epochs, progress), record_weights)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # divergence is caught and reported
-        reason = runner(problem, monitor, dict(options))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), _stop_on_interrupt(monitor):
+        reason = runner(problem, monitor, dict(options))   # divergence is caught and reported
     monitor.finish(reason)
     return history

@@ -264,6 +264,7 @@ class NormalEquations:
         elif int(block_size) < 1:
             raise ValueError(f"block_size must be a positive integer, got {block_size}")
         self.block_size = max(1, min(int(block_size), rows))
+        self.seeds, self._work = seeds, None
         K = sum(net.layers[o].size for o in net.outputs)
         self.n_errors = K * (split.n if split.weight is None else float(np.sum(split.weight)))
 
@@ -278,22 +279,38 @@ class NormalEquations:
             yield (split if self.block_size >= n else split.take(slice(start, start + self.block_size))), None
 
     def compute(self, metric=None):
-        """``(JᵀJ, Jᵀe, sse)`` at the current parameters (float64)."""
+        """``(JᵀJ, Jᵀe, sse)`` at the current parameters (float64).
+
+        Each block of the Jacobian is written into one workspace ``[J | e]`` (in the
+        network's dtype) whose symmetric rank-k update gives ``JᵀJ``, ``Jᵀe`` and
+        ``eᵀe`` at once; the products are summed in float64.
+        """
         problem = self.problem
-        P = problem.theta.size
-        JtJ, Jte, sse = np.zeros((P, P)), np.zeros(P), 0.0
+        P, K = problem.theta.size, self.seeds
+        M = np.zeros((P + 1, P + 1))
         for split, block_rows in self._parts():
             trace = problem.run(split)
+            rows = split.shape[0] * split.shape[1]
+            work = self._workspace(rows * K if block_rows is None else None)
+            into = None if block_rows is not None else work[:rows * K, :P].reshape(rows, K, P)
             for J, e, _ in jacobian_blocks(problem.net, trace, split.targets, problem.scale, split.weight,
-                                           block_rows):
-                J = J.astype(np.float64, copy=False)
-                e = e.astype(np.float64, copy=False)
-                JtJ += J.T @ J
-                Jte += J.T @ e
-                sse += float(e @ e)
+                                           block_rows, out=into):
+                m = e.size
+                block = self._workspace(m)[:m]
+                if not np.may_share_memory(J, block):
+                    block[:, :P] = J
+                block[:, P] = e
+                M += block.T @ block
             if metric is not None:
                 problem.add_metric(metric, split, trace)
-        return JtJ, Jte, sse
+        return M[:P, :P], M[:P, P].copy(), float(M[P, P])
+
+    def _workspace(self, rows):
+        """The ``(rows, P + 1)`` workspace of the blocks (grown when needed; None: as it is)."""
+        P = self.problem.theta.size
+        if rows is not None and (self._work is None or self._work.shape[0] < rows):
+            self._work = np.empty((rows, P + 1), self.problem.net.dtype)
+        return self._work
 
     def sse(self):
         """Sum of squared (weighted, data-unit) errors at the current parameters."""

@@ -136,8 +136,9 @@ def test_predict_and_explain_a_narx_model_with_several_inputs(tmp_path, capsys):
     data = rng.normal(size=(20, 3))
     path = _write_csv(tmp_path / "u.csv", ["a", "b1", "b2"], data.tolist())
     code, stdout, _ = _run(["predict", tmp_path / "m.npz", path], capsys)
-    assert code == 0
-    Y = np.array([float(line) for line in stdout.split()[1:]])
+    lines = stdout.splitlines()
+    assert code == 0 and lines[0] == "y0 (closed loop from zero states)"     # no measured outputs in the file
+    Y = np.array([float(line) for line in lines[1:]])
     expected, _ = net.closed_loop().simulate({"a": data[:, :1], "b": data[:, 1:]})
     np.testing.assert_allclose(Y, expected[:, 0], rtol=1e-9)
     code, stdout, _ = _run(["explain", tmp_path / "m.npz", path, "--row", "2"], capsys)
@@ -254,3 +255,54 @@ def test_classes_train_with_lm_on_the_command_line(tmp_path, capsys):
     code, _, _ = _run(["predict", tmp_path / "i" / "model.npz", path, "--out", tmp_path / "p.csv"], capsys)
     predicted = [r[0] for r in csv.reader(open(tmp_path / "p.csv"))][1:]
     assert np.mean(np.array(predicted) == names) > 0.9
+
+
+def test_ctrl_c_during_train_saves_the_run_as_stopped_by_the_user(tmp_path):
+    """A first SIGINT ends training after the epoch; model, history and report are
+    written as after a finished run, and the model records why it stopped."""
+    import signal
+    import time
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 8))
+    data = _write_csv(tmp_path / "big.csv", [*"abcdefgh", "t"], np.column_stack([X, X.sum(axis=1)]).tolist())
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "matnet", "train", str(data), "--algorithm", "adam",
+                             "--epochs", "100000", "--max-fail", "0", "--hidden", "32", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)                                 # imports and data read; then it trains for minutes
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert "stopping after this epoch" in stderr
+    net = mn.load(out / "model.npz")
+    assert net.training["stop_reason"] == "stopped by the user"
+    assert (out / "history.csv").exists() and (out / "report.html").exists()
+
+
+def test_predict_a_narx_model_open_loop_or_closed_loop_on_its_training_csv(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    u = rng.uniform(-1, 1, 200)
+    y = np.zeros(200)
+    for t in range(1, 200):
+        y[t] = 0.6 * y[t - 1] + np.tanh(u[t - 1])
+    path = _write_csv(tmp_path / "series.csv", ["u", "y"], np.column_stack([u, y]).tolist())
+    code, _, err = _run(["train", path, "--narx", "--hidden", "3", "--epochs", "20", "--out", tmp_path / "s"],
+                        capsys)
+    assert code == 0, err
+    net = mn.load(tmp_path / "s" / "model.npz")
+    from matnet.data import prepare_timeseries
+    code, stdout, err = _run(["predict", tmp_path / "s" / "model.npz", path], capsys)
+    rows = list(csv.reader(stdout.splitlines()))
+    assert code == 0 and rows[0] == ["y (open loop: one step ahead from the measured outputs)"]
+    assert rows[1] == [""] and rows[2] == [""] and len(rows) == 201        # delays 1:2 still filling
+    inputs, _, initial = prepare_timeseries(net, u[:, None], y[:, None])
+    expected, _ = net.simulate(inputs, initial)
+    np.testing.assert_allclose(np.array(rows[3:], float)[:, 0], expected[:, 0], rtol=1e-8)
+    code, stdout, _ = _run(["predict", tmp_path / "s" / "model.npz", path, "--closed-loop"], capsys)
+    rows = list(csv.reader(stdout.splitlines()))
+    assert rows[0] == ["y (closed loop: free run from the first measured steps)"]
+    closed = net.closed_loop()
+    inputs, _, initial = prepare_timeseries(closed, u[:, None], y[:, None])
+    expected, _ = closed.simulate(inputs, initial)
+    np.testing.assert_allclose(np.array(rows[3:], float)[:, 0], expected[:, 0], rtol=1e-8)

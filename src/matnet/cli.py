@@ -311,16 +311,49 @@ def _input_series(net, X):
     return closed, U or None
 
 
-def cmd_predict(args):
-    net = _load_model(args.model)
-    X, _ = _input_matrix(net, args)
-    if net.is_dynamic:
+def _measured_outputs(net, table):
+    """The measured output columns of a data file (by the names the model was trained
+    with), or None when the file lacks them."""
+    names = ((net.training or {}).get("columns") or {}).get("targets")
+    if table is None or not names or not all(name in table.names for name in names):
+        return None
+    return table.matrix([table.names.index(name) for name in names], "target")
+
+
+def _narx_predictions(net, X, table, closed_loop):
+    """``(Y, how)``: a NARX's outputs for every data row (NaN where the delays are still
+    filling), one step ahead from the measured outputs (open loop) or free-running
+    from the first measured steps (closed loop)."""
+    Y_measured = _measured_outputs(net, table)
+    open_loop = any(k in net.inputs for k in net.feedback)
+    if Y_measured is None:          # no measured outputs to start from or to feed back
         closed, U = _input_series(net, X)
         Y, _ = closed.simulate(U, n_steps=len(X))
-        Y = np.hstack(list(Y.values())) if isinstance(Y, dict) else Y
+        return (np.hstack(list(Y.values())) if isinstance(Y, dict) else Y), "closed loop from zero states"
+    model = net.closed_loop() if (closed_loop and open_loop) else net
+    inputs, _, initial = prepare_timeseries(model, _input_series(net, X)[1], Y_measured)
+    Y, _ = model.simulate(inputs, initial)
+    Y = np.hstack(list(Y.values())) if isinstance(Y, dict) else Y
+    lag = len(X) - len(Y)
+    how = ("closed loop: free run from the first measured steps" if closed_loop or not open_loop
+           else "open loop: one step ahead from the measured outputs")
+    return np.vstack([np.full((lag, Y.shape[1]), np.nan), Y]), how
+
+
+def cmd_predict(args):
+    net = _load_model(args.model)
+    X, table = _input_matrix(net, args)
+    how = None
+    if net.is_dynamic:
+        Y, how = _narx_predictions(net, X, table, args.closed_loop)
     else:
+        if args.closed_loop:
+            raise UsageError("--closed-loop applies to NARX models (the model has no delays)")
         Y = net(X)
     names = ((net.training or {}).get("columns") or {}).get("targets") or [f"y{k}" for k in range(np.shape(Y)[-1])]
+    if how is not None:
+        names = [f"{name} ({how})" for name in names]
+        print(f"matnet: {how}", file=sys.stderr)
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(stream)
@@ -329,7 +362,7 @@ def cmd_predict(args):
             writer.writerows([[label] for label in net.predict_classes(X)])
         else:
             writer.writerow(names if len(names) == np.shape(Y)[-1] else [f"y{k}" for k in range(np.shape(Y)[-1])])
-            writer.writerows([[f"{v:.10g}" for v in row] for row in np.atleast_2d(Y)])
+            writer.writerows([["" if np.isnan(v) else f"{v:.10g}" for v in row] for row in np.atleast_2d(Y)])
     finally:
         if args.out:
             stream.close()
@@ -491,21 +524,24 @@ def build_parser():
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="outputs of a model for a data file, as CSV")
-    p.add_argument("model")
-    p.add_argument("data")
+    p.add_argument("model", help="a model file (.npz) written by matnet")
+    p.add_argument("data", help="CSV (with or without header), .npy/.npz or NNC data set CSV")
     _data_options(p)
+    p.add_argument("--closed-loop", action="store_true",
+                   help="NARX: free-run on its own predictions from the first measured steps (default: "
+                        "one step ahead from the measured output columns, open loop)")
     p.add_argument("--out", help="CSV file to write (default: standard output)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("show", help="architecture, parameter counts, matrices, pictures")
-    p.add_argument("model")
+    p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("--matrices", action="store_true", help="print every weight matrix and bias vector")
     p.add_argument("--adjacency", action="store_true", help="print the adjacency matrix")
     p.add_argument("--picture", metavar="FILE.png", help="draw the network into a PNG file")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("explain", help="the step-by-step computation for one sample")
-    p.add_argument("model")
+    p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("data", nargs="?", help="data file for --row")
     p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
     p.add_argument("--row", type=int, help="data row to explain (the first data row is 1); for a model "
@@ -516,7 +552,7 @@ def build_parser():
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("export", help="write a model as ONNX, .npz or CSV matrices")
-    p.add_argument("model")
+    p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("--format", choices=["onnx", "npz", "csv"], required=True)
     p.add_argument("--out", help="output file (folder for csv)")
     p.set_defaults(func=cmd_export)

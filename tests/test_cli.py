@@ -163,6 +163,11 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
     (["predict", "{corrupt}", "{reg}"], 1, "corrupt.npz: not a matnet model file"),
     (["explain", "{model}"], 2, "give either --sample"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+    (["train", "{inf}"], 2, "line 3, column 'b': '-inf' is not a finite number"),
+    (["train", "{one}"], 2, "training needs at least two columns (inputs and a target), the file has 1"),
+    (["train", "{tiny}"], 1, "division (0.7, 0.15, 0.15) needs at least 4 samples (one in each set), got 1"),
+    (["train", "{reg}", "--task", "classification"], 2, "target 'target' has non-integer values"),
+    (["predict", "{model}", "{reg}", "--out", "{missing}/p.csv"], 2, "--out: the folder"),
 ])
 def test_user_errors_are_one_line_without_traceback(argv, code, message, regression_csv, tmp_path, capsys):
     bad = _write_csv(tmp_path / "bad.csv", ["a", "b", "t"], [[1, 2, 3], ["1", "x", "3"]])
@@ -171,7 +176,11 @@ def test_user_errors_are_one_line_without_traceback(argv, code, message, regress
     corrupt.write_bytes(b"not a zip")
     model = tmp_path / "m.npz"
     mn.mlp([2, 2, 1], seed=0).save(model)
-    names = {"reg": regression_csv, "bad": bad, "gap": gap, "corrupt": corrupt, "model": model}
+    inf = _write_csv(tmp_path / "inf.csv", ["a", "b", "t"], [[1, 2, 3], [1, "-inf", 3]])
+    one = _write_csv(tmp_path / "one.csv", ["a"], [[1], [2], [3]])
+    tiny = _write_csv(tmp_path / "tiny.csv", ["a", "t"], [[1, 2]])
+    names = {"reg": regression_csv, "bad": bad, "gap": gap, "corrupt": corrupt, "model": model, "inf": inf,
+             "one": one, "tiny": tiny, "missing": tmp_path / "no" / "such"}
     got, stdout, stderr = _run([a.format(**names) for a in argv], capsys)
     assert got == code
     assert message in stderr and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
@@ -306,3 +315,21 @@ def test_predict_a_narx_model_open_loop_or_closed_loop_on_its_training_csv(tmp_p
     inputs, _, initial = prepare_timeseries(closed, u[:, None], y[:, None])
     expected, _ = closed.simulate(inputs, initial)
     np.testing.assert_allclose(np.array(rows[3:], float)[:, 0], expected[:, 0], rtol=1e-8)
+
+
+def test_integer_targets_with_few_values_get_a_classification_hint(tmp_path, capsys):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(60, 2))
+    path = _write_csv(tmp_path / "ints.csv", ["a", "b", "grade"],
+                      [[f"{a:.4f}", f"{b:.4f}", int(a > 0) + int(b > 0)] for a, b in X])
+    code, _, err = _run(["train", path, "--epochs", "3", "--out", tmp_path / "o"], capsys)
+    assert code == 0 and err.count("hint:") == 1 and "--task classification" in err
+
+
+def test_a_closed_pipe_ends_quietly(regression_csv, tmp_path):
+    model = tmp_path / "m.npz"
+    mn.mlp([2, 2, 1], seed=0).save(model)
+    big = _write_csv(tmp_path / "big.csv", ["a", "b"], np.random.default_rng(0).normal(size=(20000, 2)).tolist())
+    result = subprocess.run(f"{sys.executable} -m matnet predict {model} {big} | head -2", shell=True,
+                            capture_output=True, text=True)
+    assert len(result.stdout.splitlines()) == 2 and result.stderr == ""

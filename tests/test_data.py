@@ -46,8 +46,14 @@ def test_division_errors():
         divide(10, ([0, 12], [], []))
     with pytest.raises(ValueError, match="unknown division mode 'shuffle'"):
         divide(10, (0.7, 0.15, 0.15), mode="shuffle")
-    with pytest.raises(ValueError, match="leaves no training samples"):
+    with pytest.raises(ValueError, match=r"needs at least 3 samples \(one in each set\), got 2"):
         divide(2, (0.2, 0.8, 0.0))
+    for mode in ("random", "block", "interleaved"):       # one row cannot be divided three ways
+        with pytest.raises(ValueError, match=r"division \(0.7, 0.15, 0.15\) needs at least 4 samples"):
+            divide(1, (0.7, 0.15, 0.15), mode=mode)
+    with pytest.raises(ValueError, match="needs at least 4 samples"):
+        divide(3, (0.7, 0.15, 0.15), labels=[0, 1, 0])
+    assert [len(s) for s in divide(4, (0.7, 0.15, 0.15))] == [2, 1, 1]
 
 
 def test_minmax_maps_to_minus_one_one_and_back():

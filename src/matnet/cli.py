@@ -120,6 +120,27 @@ def _training_options(args):
     return {k: v for k, v in options.items() if v is not None or k == "max_fail"}
 
 
+#: Integer targets with at most this many distinct values look like class labels.
+FEW_CLASSES = 20
+
+
+def _class_numbers(column, name):
+    """A numeric label column as integers; refused when its values are not whole
+    numbers (a measured quantity, not classes)."""
+    values = np.asarray(column, dtype=np.float64)
+    fractional = values != np.round(values)
+    if fractional.any():
+        raise UsageError(f"--task classification: target {name!r} has non-integer values such as "
+                         f"{values[fractional][0]:g} ({len(np.unique(values))} distinct); "
+                         "it looks like a regression target (--task regression)")
+    return values.astype(np.int64)
+
+
+def _looks_like_classes(values):
+    whole = np.all(values == np.round(values))
+    return bool(whole and 2 <= len(np.unique(values)) <= FEW_CLASSES)
+
+
 def _existing(path):
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
@@ -142,6 +163,9 @@ def _load_columns(args):
         names = [f"x__{i}" for i in range(X.shape[1])]
         return X, T, names, ["y"], labels or args.task == "classification"
     table = read_table(path, missing=args.missing)
+    if len(table.names) < 2:
+        raise UsageError(f"{path}: training needs at least two columns (inputs and a target), the file has "
+                         f"{len(table.names)}")
     targets = select_columns(table, args.targets, default=[len(table.names) - 1])
     inputs = select_columns(table, args.inputs, default=[i for i in range(len(table.names)) if i not in targets])
     overlap = set(inputs) & set(targets)
@@ -154,9 +178,12 @@ def _load_columns(args):
         if len(targets) != 1:
             raise UsageError("classification needs exactly one target column (the class labels)")
         column = table.columns[targets[0]]
-        T = column if not table.numeric(targets[0]) else column.astype(np.int64)
+        T = column if not table.numeric(targets[0]) else _class_numbers(column, table.names[targets[0]])
     else:
         T = table.matrix(targets, "target")
+        if args.task == "auto" and len(targets) == 1 and _looks_like_classes(T[:, 0]):
+            print(f"hint: target {table.names[targets[0]]!r} holds {len(np.unique(T))} distinct integers; "
+                  "--task classification trains a classifier", file=sys.stderr)
     return X, T, [table.names[i] for i in inputs], [table.names[i] for i in targets], classification
 
 
@@ -354,6 +381,8 @@ def cmd_predict(args):
     if how is not None:
         names = [f"{name} ({how})" for name in names]
         print(f"matnet: {how}", file=sys.stderr)
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise UsageError(f"--out: the folder {Path(args.out).parent} does not exist")
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(stream)
@@ -581,6 +610,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("matnet: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:            # the reader went away (matnet predict ... | head): end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as e:             # a runtime failure: one line, the traceback with --debug
         if debug:
             raise

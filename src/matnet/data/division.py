@@ -12,12 +12,20 @@ MODES = ("random", "block", "interleaved")
 
 
 def _counts(n, fractions):
-    """Sizes of the three sets: validation and test rounded, training the rest."""
+    """Sizes of the three sets: validation and test rounded, training the rest; every
+    set with a positive fraction gets at least one sample (else a clear error with the
+    smallest number of samples that division needs)."""
+    sizes = _sizes(n, fractions)
+    if min(size for size, f in zip(sizes, fractions) if f > 0) < 1:
+        needed = next(m for m in range(1, 10 ** 6) if min(s for s, f in zip(_sizes(m, fractions), fractions) if f > 0) >= 1)
+        raise ValueError(f"division {tuple(float(f) for f in fractions)} needs at least {needed} samples "
+                         f"(one in each set), got {n}; use fewer sets (division=None or (train, val))")
+    return sizes
+
+
+def _sizes(n, fractions):
     n_val, n_test = (int(round(f * n)) for f in fractions[1:])
-    n_train = n - n_val - n_test
-    if n_train < 1:
-        raise ValueError(f"division {tuple(fractions)} leaves no training samples out of {n}")
-    return n_train, n_val, n_test
+    return n - n_val - n_test, n_val, n_test
 
 
 def _fractions(division):
@@ -99,6 +107,7 @@ def divide(n, division=(0.7, 0.15, 0.15), mode="random", labels=None, seed=None)
         n_train, n_val, _ = _counts(n, f)
         perm = g.permutation(n)
         return tuple(np.sort(p) for p in (perm[:n_train], perm[n_train:n_train + n_val], perm[n_train + n_val:]))
+    _counts(n, f)
     labels = np.asarray(labels)
     parts = ([], [], [])
     for c in np.unique(labels):

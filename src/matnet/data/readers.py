@@ -117,6 +117,10 @@ def read_csv(path, header="auto", delimiter=None, missing="error"):
                 continue
             raise DataError(f"{path}: line {line}, column {names[gap]!r}: missing value "
                             f"(use --missing drop to skip such rows)")
+        infinite = next((j for j, c in enumerate(row) if _is_number(c) and not np.isfinite(float(c))), None)
+        if infinite is not None:
+            raise DataError(f"{path}: line {line}, column {names[infinite]!r}: {row[infinite]!r} is not a "
+                            f"finite number")
         kept.append(row)
         lines.append(line)
     if not kept:

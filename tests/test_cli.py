@@ -333,3 +333,30 @@ def test_a_closed_pipe_ends_quietly(regression_csv, tmp_path):
     result = subprocess.run(f"{sys.executable} -m matnet predict {model} {big} | head -2", shell=True,
                             capture_output=True, text=True)
     assert len(result.stdout.splitlines()) == 2 and result.stderr == ""
+
+
+def test_predict_refuses_unknown_column_names_and_writes_probabilities(regression_csv, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert _run(["train", regression_csv, "--hidden", "3", "--epochs", "5", "--out", out], capsys)[0] == 0
+    data = np.loadtxt(regression_csv, delimiter=",", skiprows=1)
+    other = _write_csv(tmp_path / "other.csv", ["p", "q", "r"], data.tolist())
+    code, _, err = _run(["predict", out / "model.npz", other], capsys)
+    assert code == 2 and "the model's input columns a, b are not in the file" in err
+    code, stdout, _ = _run(["predict", out / "model.npz", other, "--by-position"], capsys)
+    assert code == 0 and len(stdout.splitlines()) == len(data) + 1
+    code, _, err = _run(["predict", out / "model.npz", other, "--by-position", "--proba"], capsys)
+    assert code == 2 and "--proba needs a classifier" in err
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 2))
+    labels = np.array(["low", "mid", "high"])[(X[:, 0] > -0.4).astype(int) + (X[:, 0] > 0.4)]
+    path = _write_csv(tmp_path / "cls.csv", ["a", "b", "level"], [[f"{a:.5f}", f"{b:.5f}", c] for (a, b), c in
+                                                                    zip(X, labels)])
+    assert _run(["train", path, "--hidden", "4", "--epochs", "30", "--out", tmp_path / "c"], capsys)[0] == 0
+    code, stdout, _ = _run(["predict", tmp_path / "c" / "model.npz", path, "--proba"], capsys)
+    rows = list(csv.reader(stdout.splitlines()))
+    net = mn.load(tmp_path / "c" / "model.npz")
+    assert code == 0 and rows[0] == net.classes == ["high", "low", "mid"]
+    P = np.array(rows[1:], float)
+    np.testing.assert_allclose(P.sum(axis=1), 1, atol=1e-8)
+    np.testing.assert_allclose(P, net(np.round(X, 5)), rtol=1e-7)      # the file holds 5 decimals

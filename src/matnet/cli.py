@@ -309,10 +309,16 @@ def _input_matrix(net, args):
     table = read_table(path, missing=args.missing)
     n_in = sum(net.inputs[name] for name in _exogenous(net))
     trained = ((net.training or {}).get("columns") or {}).get("inputs")
+    headed = table.names != [str(i) for i in range(len(table.names))]
     if args.inputs:
         columns = select_columns(table, args.inputs)
     elif trained and all(name in table.names for name in trained):
         columns = [table.names.index(name) for name in trained]
+    elif trained and headed and not getattr(args, "by_position", False):
+        missing = [name for name in trained if name not in table.names]
+        raise UsageError(f"{args.data}: the model's input columns {', '.join(missing)} are not in the file "
+                         f"(its columns: {', '.join(table.names)}); --inputs chooses columns, --by-position "
+                         f"takes the first {n_in}")
     elif len(table.names) >= n_in:
         columns = list(range(n_in))
     else:
@@ -370,6 +376,8 @@ def _narx_predictions(net, X, table, closed_loop):
 def cmd_predict(args):
     net = _load_model(args.model)
     X, table = _input_matrix(net, args)
+    if args.proba and net.classes is None:
+        raise UsageError("--proba needs a classifier (the model has no classes)")
     how = None
     if net.is_dynamic:
         Y, how = _narx_predictions(net, X, table, args.closed_loop)
@@ -386,7 +394,12 @@ def cmd_predict(args):
     stream = open(args.out, "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(stream)
-        if net.classes is not None:
+        if net.classes is not None and args.proba:
+            P = np.atleast_2d(Y)
+            P = np.hstack([1 - P, P]) if P.shape[1] == 1 else P      # one logistic output: two classes
+            writer.writerow([str(c) for c in net.classes])
+            writer.writerows([[f"{v:.10g}" for v in row] for row in P])
+        elif net.classes is not None:
             writer.writerow(["class"])
             writer.writerows([[label] for label in net.predict_classes(X)])
         else:
@@ -556,6 +569,10 @@ def build_parser():
     p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("data", help="CSV (with or without header), .npy/.npz or NNC data set CSV")
     _data_options(p)
+    p.add_argument("--proba", action="store_true", help="a classifier's class probabilities, one column per class")
+    p.add_argument("--by-position", action="store_true",
+                   help="take the first input columns in order even when the header does not name the "
+                        "model's inputs")
     p.add_argument("--closed-loop", action="store_true",
                    help="NARX: free-run on its own predictions from the first measured steps (default: "
                         "one step ahead from the measured output columns, open loop)")

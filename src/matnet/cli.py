@@ -550,11 +550,11 @@ def build_parser():
                         "fractions (default 0.7,0.15,0.15; random, stratified for classes; NARX: block)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default: 200 for adam/sgd/rmsprop, 1000 otherwise, "
                    "100 with --quick)")
-    p.add_argument("--lr", type=float, help="learning rate of adam/sgd/rmsprop (default 0.001, sgd 0.01)")
+    p.add_argument("--lr", type=float, help="learning rate of adam/sgd/rmsprop (default 0.01, rmsprop 0.001)")
     p.add_argument("--batch-size", type=int, help="minibatch size of adam/sgd/rmsprop (default min(200, n))")
     p.add_argument("--l2", type=float, default=0.0, help="L2 penalty l2/2·|W|² on the weights (default 0)")
     p.add_argument("--max-fail", type=int, help="validation failures before stopping; 0: no early stopping "
-                   "(default 6; br: none)")
+                   "(default 6; adam/sgd/rmsprop 10; br: none)")
     p.add_argument("--goal", type=float, default=0.0, help="stop when the training loss reaches it (default 0)")
     p.add_argument("--threads", type=int, help="BLAS threads (default: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

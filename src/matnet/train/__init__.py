@@ -12,9 +12,14 @@ from .problem import NormalEquations, Problem, Split
 from .scg import SCG_OPTIONS, scg_runner
 from .optimizers import SGD, Adam, ExponentialLR, ReduceOnPlateau, RMSprop, Rprop, StepLR
 
-register("sgd", minibatch_runner(SGD), optimizer_options(SGD), lr=0.01, epochs=200)
-register("adam", minibatch_runner(Adam), optimizer_options(Adam), lr=0.001, epochs=200)
-register("rmsprop", minibatch_runner(RMSprop), optimizer_options(RMSprop), lr=0.001, epochs=200)
+#: Validation failures before a minibatch method stops (its validation loss is noisy;
+#: scikit-learn's n_iter_no_change is 10); full-batch methods keep MATLAB's 6.
+MINIBATCH_MAX_FAIL = 10
+
+register("sgd", minibatch_runner(SGD), optimizer_options(SGD), lr=0.01, epochs=200, max_fail=MINIBATCH_MAX_FAIL)
+register("adam", minibatch_runner(Adam), optimizer_options(Adam), lr=0.01, epochs=200, max_fail=MINIBATCH_MAX_FAIL)
+register("rmsprop", minibatch_runner(RMSprop), optimizer_options(RMSprop), lr=0.001, epochs=200,
+         max_fail=MINIBATCH_MAX_FAIL)
 register("rprop", rprop_runner, optimizer_options(Rprop))
 register("lbfgs", scipy_runner("L-BFGS-B"), SCIPY_OPTIONS["L-BFGS-B"])
 register("cg", scipy_runner("CG"), SCIPY_OPTIONS["CG"])

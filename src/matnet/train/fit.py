@@ -438,7 +438,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     batch_size : int, optional
         Minibatch size for sgd/adam/rmsprop (default ``min(200, n_train)``).
     lr : float, optional
-        Learning rate (defaults: sgd 0.01, adam and rmsprop 0.001).
+        Learning rate (defaults: sgd and adam 0.01, rmsprop 0.001).
     l2 : float
         L2 penalty ``l2 / 2 * sum(W**2)`` on the weights.
     sample_weight : array (n_samples,), optional
@@ -456,7 +456,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         training split, stored in the network, applied by ``net(X)``.
     max_fail, patience : int
         Stop after the validation loss rose this many times since its best
-        (``patience`` is an alias; default 6, as MATLAB; ``None`` for ``"br"``); the
+        (``patience`` is an alias; default 6, as MATLAB; 10 for the minibatch methods,
+        whose validation loss is noisy; ``None`` for ``"br"``); the
         best validation epoch's weights are restored.  ``None`` disables validation
         stopping: the final weights are kept.
     goal, min_grad, max_time : float

@@ -65,7 +65,7 @@ def main():
         for b in (2, 4, 8)]
     for method, setting, make in candidates:
         start = time.perf_counter()
-        net, errors = make()
+        net = make()
         before = accuracy(net, X[test], y[test])
         after = accuracy(fine_tune(net, X[train], y[train]), X[test], y[test])
         rows.append((method, setting, weight_params(net), base_params / weight_params(net), before, after,

@@ -31,9 +31,10 @@ CONVERSIONS = {
 def test_network_with_compressed_weights_matches_its_dense_equivalent(kind):
     net, X, T = _trained()
     before = net.get_flat().copy()
-    small, errors = CONVERSIONS[kind](net)
+    small = CONVERSIONS[kind](net)
     assert np.array_equal(net.get_flat(), before)                     # the argument is unchanged
-    assert all(small.weights[k].kind == kind for k in small.weights) and set(errors) == set(net.weights)
+    assert all(small.weights[k].kind == kind for k in small.weights)
+    assert set(small.compression_errors) == set(net.weights) and not net.compression_errors
     dense = compress.to_dense(small)
     np.testing.assert_allclose(small(X), dense(X), rtol=1e-12, atol=1e-12)
     units = dense.input_scaling["x"].apply(X)                         # PyTorch parity through to_dense
@@ -49,7 +50,7 @@ def test_network_with_compressed_weights_matches_its_dense_equivalent(kind):
 @pytest.mark.parametrize("kind", list(CONVERSIONS))
 def test_compressed_networks_save_natively_and_train_keeping_their_form(kind, tmp_path):
     net, X, T = _trained(1)
-    small, _ = CONVERSIONS[kind](net)
+    small = CONVERSIONS[kind](net)
     small.save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as z:
         assert not any(name == "W/x/h1" for name in z.files)          # stored in its own form
@@ -69,15 +70,16 @@ def test_compressed_networks_save_natively_and_train_keeping_their_form(kind, tm
 def test_prune_low_rank_and_mpo_errors_and_summary():
     net, X, T = _trained(2)
     W = net.weights["x", "h1"]
-    sparse, errors = compress.prune(net, 0.5, connections=[("x", "h1")])
+    sparse = compress.prune(net, 0.5, connections=[("x", "h1")])
+    errors = sparse.compression_errors
     kept = np.where(np.asarray(sparse.weights["x", "h1"]) != 0, W, 0)
     assert errors[("x", "h1")] == pytest.approx(np.linalg.norm(W - kept) / np.linalg.norm(W))
     assert type(sparse.weights["h1", "y"]) is np.ndarray                # connections= limits it
     s = np.linalg.svd(W, compute_uv=False)
-    low, errors = compress.to_low_rank(net, rank=3)
+    errors = compress.to_low_rank(net, rank=3).compression_errors
     assert errors[("x", "h1")] == pytest.approx(np.sqrt(np.sum(s[3:] ** 2) / np.sum(s ** 2)), rel=1e-9)
-    full, errors = compress.to_mpo(net, {("x", "h1"): (2, 4), ("h1", "y"): (3, 4)},
-                                   {("x", "h1"): (3, 4), ("h1", "y"): (1, 3)}, bond_dim=100)
+    errors = compress.to_mpo(net, {("x", "h1"): (2, 4), ("h1", "y"): (3, 4)},
+                             {("x", "h1"): (3, 4), ("h1", "y"): (1, 3)}, bond_dim=100).compression_errors
     assert max(errors.values()) < 1e-12                                  # full bond dimension: exact
     table = compress.summary(sparse)
     assert table["rows"][0]["form"] == "sparse" and table["rows"][0]["params"] == 48
@@ -90,7 +92,7 @@ def test_prune_low_rank_and_mpo_errors_and_summary():
 
 def test_adjacency_of_a_sparse_network_is_sparse():
     net, X, T = _trained(3)
-    sparse, _ = compress.prune(net, 0.75)
+    sparse = compress.prune(net, 0.75)
     A, nodes = sparse.adjacency()
     assert A.nnz == sparse.n_params
     back = mn.Network.from_adjacency(A, nodes)
@@ -105,7 +107,7 @@ def test_gradual_pruning_during_fit():
     net.fit(X, T, algorithm="adam", epochs=8, callbacks=[schedule], max_fail=None, division=None, progress=False)
     W = net.weights["x", "h1"]
     assert np.mean(W == 0) == pytest.approx(0.7, abs=0.02)
-    pruned, _ = compress.prune(net, 0.7)
+    pruned = compress.prune(net, 0.7)
     np.testing.assert_allclose(pruned(X), net(X), rtol=1e-10, atol=1e-12)
 
 
@@ -139,10 +141,29 @@ def test_sparse_training_never_allocates_the_dense_matrix():
 def test_pictures_report_and_explain_of_compressed_networks(kind, tmp_path):
     pytest.importorskip("matplotlib")
     net, X, T = _trained(5)
-    small, _ = CONVERSIONS[kind](net)
+    small = CONVERSIONS[kind](net)
     assert f"{kind}, {small.weights['x', 'h1'].n_params} parameters" in small.summary()
     for figure in (mn.plot.network(small), mn.plot.matrix(small.weights["x", "h1"]), mn.plot.adjacency(small)):
         figure.savefig(tmp_path / "f.png")
     mn.report(small, data=(X, T), path=tmp_path / "r.html")
     assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
     assert "h1 = tanh(W[x→h1] · x̃ + b[h1])" in small.explain(X[0])      # trained: inputs scaled first
+
+
+def test_conversions_return_networks_with_their_errors_and_mpo_takes_plain_factors():
+    net, X, T = _trained(5)
+    sparse = compress.prune(net, 0.9)
+    assert isinstance(sparse, mn.Network) and sparse(X).shape == (60, 3)
+    table = compress.summary(sparse)
+    assert [row["error"] for row in table["rows"]] == [sparse.compression_errors[k] for k in sparse.weights]
+    assert "error" in table["text"].splitlines()[0]
+    assert compress.summary(net)["rows"][0]["error"] is None                     # never converted
+    assert compress.to_dense(sparse).compression_errors == {}                    # back to the matrices it holds
+    one = compress.to_mpo(net, (2, 4), (3, 4), bond_dim=12, connections=[("x", "h1")])
+    assert one.weights["x", "h1"].kind == "mpo" and type(one.weights["h1", "y"]) is np.ndarray
+    single = mn.Network.from_matrices([np.random.default_rng(0).normal(size=(6, 4))], [np.zeros(6)], ["linear"])
+    assert compress.to_mpo(single, (2, 2), (2, 3), bond_dim=2).weights["x", "y"].kind == "mpo"
+    with pytest.raises(ValueError, match="plain factor sequences apply to one connection; this converts 2"):
+        compress.to_mpo(net, (2, 4), (3, 4), bond_dim=2)
+    with pytest.raises(ValueError, match="both as sequences or both as dicts"):
+        compress.to_mpo(net, (2, 4), {("x", "h1"): (3, 4)}, bond_dim=2)

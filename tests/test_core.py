@@ -29,7 +29,7 @@ def _two_factors(n):
 def _mpo(net):
     ins = {k: _two_factors(W.shape[1]) for k, W in net.weights.items()}
     outs = {k: _two_factors(W.shape[0]) for k, W in net.weights.items()}
-    return compress.to_mpo(net, ins, outs, bond_dim=2)[0]
+    return compress.to_mpo(net, ins, outs, bond_dim=2)
 
 
 KINDS = {
@@ -41,8 +41,8 @@ KINDS = {
 }
 FORMS = {
     "dense": lambda net: net,
-    "sparse": lambda net: compress.prune(net, 0.5, seed=0)[0],
-    "lowrank": lambda net: compress.to_low_rank(net, rank=2)[0],
+    "sparse": lambda net: compress.prune(net, 0.5, seed=0),
+    "lowrank": lambda net: compress.to_low_rank(net, rank=2),
     "mpo": _mpo,
 }
 ALGORITHMS = ["sgd", "adam", "rmsprop", "rprop", "lbfgs", "cg", "scg", "lm", "br"]
@@ -103,7 +103,7 @@ def test_loss_gradient_and_jacobian_agree_with_finite_differences(kind, form):
 def test_dense_gradient_and_jacobian_equal_those_of_the_compressed_forms_chained(kind):
     """At full rank the low-rank form is the dense matrix: ``J_lowrank = J_dense dW/dθ``."""
     net, _, X, T, _, initial = _case(kind, "dense")
-    full = compress.to_low_rank(net, rank=64)[0]
+    full = compress.to_low_rank(net, rank=64)
     J, _ = net.jacobian(X, T, initial=initial)
     Jf, _ = full.jacobian(X, T, initial=initial)
     cols = mn.simulate.plan(net).columns

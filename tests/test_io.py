@@ -175,10 +175,10 @@ def _narx_in_every_form():
     net = mn.narx([1, 2], [1, 2], [6], n_inputs=2, seed=0)
     net.input_scaling = {"x": mn.data.minmax(np.random.default_rng(1).normal(size=(20, 2)))}
     net.output_scaling = {"y": mn.data.minmax(np.random.default_rng(2).normal(size=(20, 1)))}
-    return {"dense": net, "sparse": compress.prune(net, 0.5, seed=0)[0],
-            "lowrank": compress.to_low_rank(net, rank=2)[0],
+    return {"dense": net, "sparse": compress.prune(net, 0.5, seed=0),
+            "lowrank": compress.to_low_rank(net, rank=2),
             "mpo": compress.to_mpo(net, {k: (1, W.shape[1]) for k, W in net.weights.items()},
-                                   {k: (1, W.shape[0]) for k, W in net.weights.items()}, bond_dim=2)[0]}
+                                   {k: (1, W.shape[0]) for k, W in net.weights.items()}, bond_dim=2)}
 
 
 def _damaged(data, kind, rng):

@@ -9,8 +9,12 @@ network and leaving its argument unchanged.
 * :class:`GradualPruning` — a ``fit`` callback that prunes step by step while training.
 
 ``connections=`` limits a conversion to some ``(source, target)`` keys (default: every
-connection).  The lossy conversions also return the relative Frobenius error
-``||W - W'|| / ||W||`` per connection.
+connection).  Each conversion returns the new network; the lossy ones record the
+relative Frobenius error ``||W - W'|| / ||W||`` of each converted connection in its
+``compression_errors`` (also a column of :func:`summary`)::
+
+    sparse = compress.prune(net, 0.9)
+    sparse(X); sparse.compression_errors[("x", "h1")]
 """
 from __future__ import annotations
 
@@ -32,14 +36,17 @@ def _keys(net, connections):
 
 
 def _convert(net, keys, convert):
-    """A new network with ``convert(key, dense W) -> (form, error)`` applied to ``keys``."""
+    """A new network with ``convert(key, dense W) -> (form, error)`` applied to ``keys``;
+    the errors go into its ``compression_errors``."""
     errors, connections = {}, []
     for c in net.connections.values():
         W = net.weights[c.key]
         if c.key in keys:
             W, errors[c.key] = convert(c.key, np.asarray(W))
         connections.append((c, W))
-    return net.rebuild(dict(net.inputs), connections), errors
+    result = net.rebuild(dict(net.inputs), connections)
+    result.compression_errors.update(errors)
+    return result
 
 
 def _relative_error(W, approximation):
@@ -68,8 +75,8 @@ def prune(net, sparsity, method="magnitude", connections=None, seed=None):
 
     Returns
     -------
-    (Network, dict)
-        The pruned network and, per converted connection, the relative error.
+    Network
+        The pruned network (relative errors in ``compression_errors``).
     """
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
@@ -92,8 +99,8 @@ def to_low_rank(net, rank=None, energy=None, connections=None):
     """Low-rank weights ``W ≈ U V`` by truncated SVD: ``rank`` singular values (at most
     ``min(W.shape)``), or the fewest that keep the fraction ``energy`` of ``sum(s**2)``.
 
-    Returns ``(Network, errors)`` (errors: relative Frobenius error per connection,
-    the norm of the discarded singular values over the norm of all).
+    Returns the new network; its ``compression_errors`` are, per connection, the norm
+    of the discarded singular values over the norm of all.
     """
     if (rank is None) == (energy is None):
         raise ValueError("give either rank= or energy=")
@@ -112,11 +119,12 @@ def to_mpo(net, in_factors, out_factors, bond_dim, connections=None):
     ----------
     in_factors, out_factors : sequence of int, or dict ``key -> sequence``
         Factorisations of each matrix's input and output sizes (same number of
-        factors, products equal to the sizes).
+        factors, products equal to the sizes); plain sequences apply to the one
+        connection converted (``connections=`` or a network with one connection).
     bond_dim : int
         Largest bond dimension χ kept.
 
-    Returns ``(Network, errors)``.
+    Returns the new network (relative errors in ``compression_errors``).
     """
     def factors(spec, key):
         return spec[key] if isinstance(spec, dict) else spec
@@ -124,14 +132,21 @@ def to_mpo(net, in_factors, out_factors, bond_dim, connections=None):
     def convert(key, W):
         form = MPO.from_dense(W, factors(in_factors, key), factors(out_factors, key), bond_dim)
         return form, _relative_error(W, form.to_dense())
+    if isinstance(in_factors, dict) != isinstance(out_factors, dict):
+        raise ValueError("give in_factors and out_factors both as sequences or both as dicts per connection")
     keys = _keys(net, connections if not isinstance(in_factors, dict) or connections else list(in_factors))
+    if not isinstance(in_factors, dict) and len(keys) != 1:
+        raise ValueError(f"plain factor sequences apply to one connection; this converts {len(keys)} "
+                         f"({', '.join(map(weight_label, keys))}): give connections= or dicts per connection")
     return _convert(net, keys, convert)
 
 
 def to_dense(net, connections=None):
     """Every (selected) weight back to a plain matrix; a new network."""
     keys = _keys(net, connections)
-    return _convert(net, keys, lambda key, W: (W.copy(), 0.0))[0]
+    dense = _convert(net, keys, lambda key, W: (W.copy(), 0.0))
+    dense.compression_errors = {k: e for k, e in net.compression_errors.items() if k not in keys}
+    return dense
 
 
 def summary(net):
@@ -140,23 +155,26 @@ def summary(net):
     Returns
     -------
     dict with ``rows`` (one dict per connection: ``connection``, ``form``,
-    ``dense_params``, ``params``, ``dense_bytes``, ``bytes``, ``ratio``), ``total`` (the
-    same summed) and ``text`` (a plain table).
+    ``dense_params``, ``params``, ``dense_bytes``, ``bytes``, ``ratio``, ``error`` (the
+    relative error at conversion, None when not converted)), ``total`` (the same
+    summed) and ``text`` (a plain table).
     """
     rows = []
     for key, W in net.weights.items():
         dense, op = int(np.prod(W.shape)), operator(W)
         rows.append({"connection": weight_label(key), "form": op.kind, "dense_params": dense,
-                     "params": op.n_params, "dense_bytes": dense * net.dtype.itemsize, "bytes": W.nbytes})
+                     "params": op.n_params, "dense_bytes": dense * net.dtype.itemsize, "bytes": W.nbytes,
+                     "error": net.compression_errors.get(key)})
     for row in rows:
         row["ratio"] = row["dense_params"] / max(row["params"], 1)
     total = {k: sum(r[k] for r in rows) for k in ("dense_params", "params", "dense_bytes", "bytes")}
     total["ratio"] = total["dense_params"] / max(total["params"], 1)
-    header = f"{'connection':<20} {'form':<8} {'dense':>9} {'stored':>9} {'bytes':>10} {'ratio':>7}"
+    header = f"{'connection':<20} {'form':<8} {'dense':>9} {'stored':>9} {'bytes':>10} {'ratio':>7} {'error':>9}"
     lines = [header, "-" * len(header)]
     for r in rows + [{"connection": "total", "form": "", **total}]:
+        error = "" if r.get("error") is None else f"{r['error']:.3g}"
         lines.append(f"{r['connection']:<20} {r['form']:<8} {r['dense_params']:>9} {r['params']:>9} "
-                     f"{r['bytes']:>10} {r['ratio']:>6.1f}x")
+                     f"{r['bytes']:>10} {r['ratio']:>6.1f}x {error:>9}")
     return {"rows": rows, "total": total, "text": "\n".join(lines)}
 
 

@@ -161,6 +161,10 @@ class Network:
     compiled : dict
         What the engine derives from the structure (its plan), cleared whenever the
         structure changes.
+    compression_errors : dict ``(source, target) -> float``
+        For a network made by a :mod:`matnet.compress` conversion: each converted
+        weight's relative Frobenius error ``||W - W'|| / ||W||`` against the matrix it
+        was converted from, at conversion (empty otherwise; not kept in files).
 
     Examples
     --------
@@ -195,6 +199,7 @@ class Network:
         self.classes = None
         self.training = None
         self.feedback = {}
+        self.compression_errors = {}
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -464,6 +469,8 @@ class Network:
         net.classes = None if self.classes is None else list(self.classes)
         net.training = None if self.training is None else dict(self.training)
         net.feedback = dict(self.feedback)
+        keys = {c.key for c, _ in connections}
+        net.compression_errors = {k: e for k, e in self.compression_errors.items() if k in keys}
         return net
 
     # -- NARX: open and closed loop ---------------------------------------------------

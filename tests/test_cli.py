@@ -105,13 +105,17 @@ def test_nnc_data_set_with_matrix_csvs(tmp_path, capsys):
     assert code == 0 and np.mean(np.array(predicted) == np.arange(40) % 2) > 0.9
 
 
-def test_narx_series(tmp_path, capsys):
-    rng = np.random.default_rng(3)
-    u = rng.uniform(-1, 1, 300)
-    y = np.zeros(300)
-    for t in range(1, 300):
+def _series_csv(path, n, seed):
+    """A plant ``y(t) = 0.6 y(t-1) + tanh(u(t-1))`` under random input, as CSV columns u, y."""
+    u = np.random.default_rng(seed).uniform(-1, 1, n)
+    y = np.zeros(n)
+    for t in range(1, n):
         y[t] = 0.6 * y[t - 1] + np.tanh(u[t - 1])
-    path = _write_csv(tmp_path / "series.csv", ["u", "y"], np.column_stack([u, y]).tolist())
+    return _write_csv(path, ["u", "y"], np.column_stack([u, y]).tolist()), u, y
+
+
+def test_narx_series(tmp_path, capsys):
+    path, _, _ = _series_csv(tmp_path / "series.csv", 300, 3)
     code, stdout, _ = _run(["train", path, "--narx", "--input-delays", "1:2", "--feedback-delays", "1",
                             "--hidden", "4", "--epochs", "60", "--out", tmp_path / "s"], capsys)
     assert code == 0 and "closed loop on the last" in stdout
@@ -290,12 +294,7 @@ def test_ctrl_c_during_train_saves_the_run_as_stopped_by_the_user(tmp_path):
 
 
 def test_predict_a_narx_model_open_loop_or_closed_loop_on_its_training_csv(tmp_path, capsys):
-    rng = np.random.default_rng(5)
-    u = rng.uniform(-1, 1, 200)
-    y = np.zeros(200)
-    for t in range(1, 200):
-        y[t] = 0.6 * y[t - 1] + np.tanh(u[t - 1])
-    path = _write_csv(tmp_path / "series.csv", ["u", "y"], np.column_stack([u, y]).tolist())
+    path, u, y = _series_csv(tmp_path / "series.csv", 200, 5)
     code, _, err = _run(["train", path, "--narx", "--hidden", "3", "--epochs", "20", "--out", tmp_path / "s"],
                         capsys)
     assert code == 0, err

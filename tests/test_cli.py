@@ -250,6 +250,9 @@ def test_training_options_reach_fit(regression_csv, tmp_path, capsys):
     assert len(history) == 1 + 6 and float(history[-1][history[0].index("lr")]) == 0.01
     net = mn.load(tmp_path / "o" / "model.npz")
     assert net.training["loss"] == "sse" and net.training["algorithm"] == "adam"
+    report = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert f"<th>data</th><td><code>{regression_csv}</code>" in report and "--batch-size 16" in report
+    assert "<th>date</th>" in report and 'alt="outputs against targets per split"' in report
     code, stdout, _ = _run(["train", "--help"], capsys)
     for flag in ("--loss", "--lr", "--batch-size", "--max-fail", "--l2", "--division", "--epochs", "--goal",
                  "--threads"):

@@ -162,3 +162,25 @@ def test_report_renders_in_headless_chromium(regression_report, tmp_path):
         assert dark > 0.002                                       # text and pictures drawn
         colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
         assert colours is None or len(colours) > 50
+
+
+def test_report_draws_each_split_of_the_training_data_and_names_its_source(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, size=(100, 2))
+    T = np.sin(X[:, :1]) * X[:, 1:]
+    net = mn.mlp([2, 3, 1], seed=0)
+    history = net.fit(X, T, algorithm="lm", epochs=5, seed=0, progress=False)
+    assert sorted(len(history.division[k]) for k in ("train", "val", "test")) == [15, 15, 70]
+    html = mp.report(net, history, (X, T), path=tmp_path / "r.html",
+                     details={"data": "data.csv", "command": "matnet train data.csv", "date": "2026-11-30"}
+                     ).read_text(encoding="utf-8")
+    assert 'alt="outputs against targets per split"' in html
+    assert "<th>data</th><td><code>data.csv</code>" in html and "matnet train data.csv" in html
+    other = mp.report(net, history, (X[:40], T[:40]), path=tmp_path / "o.html").read_text(encoding="utf-8")
+    assert 'alt="outputs against targets"' in other                   # other data: one picture of all
+
+    labels = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    clf = mn.mlp([2, 4, 3], output_activation="softmax", seed=0)
+    h = clf.fit(X, labels, algorithm="scg", epochs=5, seed=0, progress=False)
+    html = mp.report(clf, h, (X, labels), path=tmp_path / "c.html").read_text(encoding="utf-8")
+    assert 'alt="confusion matrices per split"' in html

@@ -10,8 +10,10 @@ import argparse
 import csv
 import json
 import os
+import shlex
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,7 @@ def _parse(parser, argv):
         args.data, extra = extra[0], []
     if extra:
         raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(extra)}")
+    args.argv = [str(a) for a in argv]
     return args
 
 
@@ -277,20 +280,24 @@ def _train(args, out, hidden, division, division_mode, options):
         print(f"closed loop on the last {len(targets)} steps (test block): MSE {mse:.4g}, "
               f"R² {1 - mse / float(np.var(targets)):.4f}")
         net, report_data = closed, (inputs, targets, initial)
-    _write_report(net, history, report_data, out / "report.html")
+    _write_report(net, history, report_data, out / "report.html", args)
     print(f"wrote {out / 'model.npz'}, {out / 'history.csv'}"
           + (f", {out / 'report.html'}" if (out / "report.html").exists() else ""))
     return 0
 
 
-def _write_report(net, history, data, path):
+def _write_report(net, history, data, path, args):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         print("report skipped: it needs matplotlib (pip install matnet[plot])", file=sys.stderr)
         return
     from .plot import report
-    report(net, history=history, data=data, path=path)
+    source = args.data or "the bundled demo (maglev, simulated)"
+    details = {"data": str(source), "command": shlex.join(["matnet", *args.argv]),
+               "date": datetime.now().astimezone().isoformat(timespec="seconds")}
+    report(net, history=history, data=data, path=path, title=f"matnet report: {Path(str(source)).name}",
+           details=details)
 
 
 # -- predict, show, explain, export ------------------------------------------------------

@@ -21,6 +21,7 @@ CSS = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #222;
        max-width: 1100px; margin: 24px auto; padding: 0 16px; line-height: 1.4; background: #fff; }
 h1 { font-size: 24px; margin-bottom: 4px; }
+table.details th { text-align: left; padding-right: 12px; font-weight: normal; color: #555; }
 .explain-step { margin: 6px 0 14px; } .explain-step pre { margin: 2px 0 6px; } .explain-step p { margin: 4px 0; }
 h2 { font-size: 18px; border-bottom: 1px solid #ccc; padding-bottom: 3px; margin-top: 28px; }
 p.note { color: #555; font-size: 13px; }
@@ -104,21 +105,59 @@ def _series_pair(net, X, T, initial=None):
     return first_series(T), first_series(net.simulate(X, initial)[0])
 
 
-def _evaluation(net, data):
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test", "all": "all"}
+
+
+def _take(v, idx):
+    if idx is None:
+        return v
+    return {k: np.asarray(a)[idx] for k, a in v.items()} if isinstance(v, dict) else np.asarray(v)[idx]
+
+
+def _per_split(plot, net, X, T, division):
+    """One panel per split of ``division`` and one of all samples, as MATLAB's
+    ``plotregression`` / ``plotconfusion`` draw them; each titled with its split."""
+    from ._mpl import new_figure
+    parts = [(name, idx) for name, idx in division.items() if len(idx)] + [("all", None)]
+    fig = new_figure((4.3 * len(parts), 4.2))
+    for k, (name, idx) in enumerate(parts):
+        ax = fig.add_subplot(1, len(parts), k + 1)
+        plot(net, _take(X, idx), _take(T, idx), ax=ax)
+        n = _n_samples(X) if idx is None else len(idx)
+        ax.set_title(f"{SPLIT_NAMES[name]} ({n}): {ax.get_title()}", fontsize=10)
+    return fig
+
+
+def _splits_of(history, X):
+    """The division of the data the network was trained on, when ``X`` is that data."""
+    division = getattr(history, "division", None) or {}
+    n = _n_samples(X)
+    if not division or sum(len(idx) for idx in division.values()) != n:
+        return None
+    return division
+
+
+def _evaluation(net, data, history=None):
     from .evaluation import confusion, error_histogram, regression, roc
     from .series import response
     X, T = data[:2]
     if net.is_dynamic:
         truth, simulated = _series_pair(net, X, T, data[2] if len(data) > 2 else None)
         pictures = [(response(truth, simulated), "simulated response against the targets")]
-        count = f"{len(truth)} time steps (first series)."
-    elif is_classifier(net):
-        pictures = [(confusion(net, X, T), "confusion matrix"), (roc(net, X, T), "ROC curves")]
-        count = f"{_n_samples(X)} samples."
+        return _section("Evaluation", f"<p>{len(truth)} time steps (first series).</p>"
+                        + "".join(_picture(fig, alt, max_width="900px") for fig, alt in pictures))
+    division = _splits_of(history, X)
+    count = f"{_n_samples(X)} samples" + (", by the division of training." if division else ".")
+    if is_classifier(net):
+        first = (_per_split(confusion, net, X, T, division), "confusion matrices per split") if division \
+            else (confusion(net, X, T), "confusion matrix")
+        pictures = [first, (roc(net, X, T), "ROC curves")]
     else:
-        pictures = [(regression(net, X, T), "outputs against targets"), (error_histogram(net, X, T), "errors")]
-        count = f"{_n_samples(X)} samples."
-    body = "".join(_picture(fig, alt, max_width="520px" if len(pictures) > 1 else "900px") for fig, alt in pictures)
+        first = (_per_split(regression, net, X, T, division), "outputs against targets per split") if division \
+            else (regression(net, X, T), "outputs against targets")
+        pictures = [first, (error_histogram(net, X, T), "errors")]
+    body = "".join(_picture(fig, alt, max_width="1100px" if division and i == 0 else "520px")
+                   for i, (fig, alt) in enumerate(pictures))
     return _section("Evaluation", f"<p>{count}</p><div class=\"row\">{body}</div>")
 
 
@@ -136,20 +175,28 @@ def _explanation(net, X):
     return _section("How the first sample is computed", net.explain(_first(X), format="html"))
 
 
-def render(net, history=None, data=None, title="matnet report"):
+def _details(details):
+    """The header's facts (``name -> text``: data file, command line, date, ...)."""
+    if not details:
+        return ""
+    rows = "".join(f"<tr><th>{_html.esc(k)}</th><td><code>{_html.esc(v)}</code></td></tr>" for k, v in details.items())
+    return f'<table class="details">{rows}</table>'
+
+
+def render(net, history=None, data=None, title="matnet report", details=None):
     """The report as one HTML string (see :func:`report`)."""
-    parts = [f"<h1>{_html.esc(title)}</h1><p>{_html.esc(headline(net))}</p>", _architecture(net),
-             _pictures(net), _weights(net)]
+    parts = [f"<h1>{_html.esc(title)}</h1>{_details(details)}<p>{_html.esc(headline(net))}</p>",
+             _architecture(net), _pictures(net), _weights(net)]
     if history is not None:
         parts.append(_training(history))
     if data is not None:
-        parts += [_evaluation(net, data), _explanation(net, data[0])]
+        parts += [_evaluation(net, data, history), _explanation(net, data[0])]
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{_html.esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
-def report(net, history=None, data=None, path="report.html", title="matnet report"):
+def report(net, history=None, data=None, path="report.html", title="matnet report", details=None):
     """Write one self-contained HTML report of ``net``.
 
     The report holds the architecture (summary and tables), the network picture and
@@ -158,7 +205,10 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
     ``data``: outputs against targets and the error histogram (regression), the
     confusion matrix and ROC curves (a classifier: ``net.classes`` set or a softmax
     output), or the simulated response over time (a network with delays), then
-    ``net.explain`` of the first sample (static networks).
+    ``net.explain`` of the first sample (static networks).  When ``data`` is what
+    ``history`` was trained on, the outputs against targets (or the confusion matrix)
+    are drawn per split (training, validation, test) and for all samples, as MATLAB's
+    ``plotregression`` / ``plotconfusion``.
 
     Parameters
     ----------
@@ -170,6 +220,9 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
     path : str or Path
         The ``.html`` file to write (atomically).
     title : str
+    details : dict, optional
+        Facts shown under the title, ``name -> text`` (the command line writes the
+        data file, its command and the date).
 
     Returns
     -------
@@ -177,6 +230,6 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
         The written file.
     """
     path = Path(path)
-    text = render(net, history, data, title)
+    text = render(net, history, data, title, details)
     write_atomically(path, lambda f: f.write(text), binary=False)
     return path

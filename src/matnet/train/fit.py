@@ -518,21 +518,24 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     kinds = _scaling_plan(scaling, loss, net)
     state = (net.theta.copy(), dict(net.input_scaling), dict(net.output_scaling), net.classes)
     try:
-        splits = _prepare(net, X, T, loss, classification, sample_weight, division, division_mode, validation,
-                          initial, kinds, rng)
+        splits, rows = _prepare(net, X, T, loss, classification, sample_weight, division, division_mode,
+                                validation, initial, kinds, rng)
     except BaseException:           # a rejected call leaves the network as it was
         net.theta[...] = state[0]
         net.input_scaling, net.output_scaling, net.classes = state[1:]
         raise
     # 4. run the algorithm; the Monitor restores the best weights
     problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
-    return train(problem, **schedule)
+    history = train(problem, **schedule)
+    history.division = dict(zip(("train", "val", "test"), rows))
+    return history
 
 
 def _prepare(net, X, T, loss, classification, sample_weight, division, division_mode, validation, initial,
              kinds, rng):
     """Steps 1-3 of :func:`fit`: the data (class labels encoded), its division and the
-    splits in network units, the scaling fitted on the training rows and stored in ``net``."""
+    splits in network units, the scaling fitted on the training rows and stored in
+    ``net``.  Returns ``(splits, (train, val, test) row indices)``."""
     # 1. data, with class labels encoded
     if net.is_dynamic:
         if sample_weight is not None or validation is not None:
@@ -552,7 +555,7 @@ def _prepare(net, X, T, loss, classification, sample_weight, division, division_
     splits = _splits(net, data, rows, kinds)
     if validation is not None:
         splits["val"] = whole_split(net, static_data(net, *validation))
-    return splits
+    return splits, rows
 
 @contextmanager
 def _stop_on_interrupt(monitor):

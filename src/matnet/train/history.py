@@ -18,7 +18,9 @@ class History:
     for regression; ``metric`` names which), ``lr``, ``grad_norm``, ``time`` (seconds
     since the start), ``val_fail``, and whatever an algorithm adds (``mu``, ``alpha``,
     ...).  Also ``best_epoch`` (the epoch whose weights the network holds at the end),
-    ``stop_reason``, ``algorithm``, ``loss``.
+    ``stop_reason``, ``algorithm``, ``loss``, and ``division`` (``"train"``, ``"val"``,
+    ``"test"`` -> the row indices of each split: samples, or time steps of every series,
+    as ``fit`` divided them; empty before).
     """
 
     #: Recorded every epoch by every algorithm (empty lists before the first epoch).
@@ -29,6 +31,7 @@ class History:
         self.algorithm, self.loss, self.metric = algorithm, loss, metric
         self.records = {key: [] for key in self.STANDARD}
         self.best_epoch = 0
+        self.division = {}
         self.stop_reason = ""
         self.weights = []
 

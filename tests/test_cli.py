@@ -38,7 +38,7 @@ def test_train_predict_show_explain_export_regression(regression_csv, tmp_path, 
     assert code == 0 and "loss (mse)" in stdout and "stopped:" in stdout
     assert (out / "model.npz").exists() and (out / "history.csv").exists()
     net = mn.load(out / "model.npz")
-    assert net.training["columns"] == {"inputs": ["a", "b"], "targets": ["target"]}
+    assert net.feature_names == {"x": ["a", "b"], "y": ["target"]}      # kept in the file
     history = list(csv.reader(open(out / "history.csv")))
     assert history[0][:3] == ["epoch", "train_loss", "val_loss"] and len(history) == net.training["epochs"] + 2
     code, stdout, _ = _run(["predict", out / "model.npz", regression_csv], capsys)
@@ -362,3 +362,25 @@ def test_predict_refuses_unknown_column_names_and_writes_probabilities(regressio
     P = np.array(rows[1:], float)
     np.testing.assert_allclose(P.sum(axis=1), 1, atol=1e-8)
     np.testing.assert_allclose(P, net(np.round(X, 5)), rtol=1e-7)      # the file holds 5 decimals
+
+
+def test_column_and_class_names_travel_with_the_model(tmp_path, capsys):
+    import json
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(80, 2))
+    labels = np.where(X[:, 0] > 0, "east", "west")
+    path = _write_csv(tmp_path / "names.csv", ["speed", "angle", "side"],
+                      [[f"{a:.5f}", f"{b:.5f}", c] for (a, b), c in zip(X, labels)])
+    assert _run(["train", path, "--hidden", "3", "--epochs", "20", "--out", tmp_path / "m"], capsys)[0] == 0
+    model = tmp_path / "m" / "model.npz"
+    net = mn.load(model)
+    assert net.feature_names == {"x": ["speed", "angle"]} and net.classes == ["east", "west"]
+    code, stdout, _ = _run(["show", model], capsys)
+    assert "columns of x: speed, angle" in stdout and "classes: east, west" in stdout
+    code, stdout, _ = _run(["explain", model, "--sample", "0.5,0.1"], capsys)
+    assert "Columns: x = speed, angle" in stdout
+    assert _run(["export", model, "--format", "csv", "--out", tmp_path / "csv"], capsys)[0] == 0
+    manifest = json.loads((tmp_path / "csv" / "manifest.json").read_text())
+    assert manifest["feature_names"] == {"x": ["speed", "angle"]} and manifest["classes"] == ["east", "west"]
+    report = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
+    assert "columns: x: speed, angle" in report and "classes: east, west" in report

@@ -240,3 +240,25 @@ def test_every_damaged_file_loads_unchanged_or_fails_with_one_clear_error(form, 
             assert _equal(back, net), (kind, k)
             outcomes["loaded"] += 1
     assert outcomes["refused"] >= 60, outcomes
+
+
+def test_feature_names_are_kept_and_checked(tmp_path):
+    net = mn.mlp([2, 3, 1], seed=0)
+    net.feature_names = {"x": ["speed", "angle"], "y": ["force"]}
+    net.save(tmp_path / "n.npz")
+    back = mn.load(tmp_path / "n.npz")
+    assert back.feature_names == {"x": ["speed", "angle"], "y": ["force"]}
+    assert back.copy().feature_names == back.feature_names
+    _with_document(tmp_path / "n.npz", tmp_path / "bad.npz", lambda d: d.update(feature_names={"x": ["only one"]}))
+    with pytest.raises(mio.ModelFileError, match="feature_names must map inputs and layers to one name per column"):
+        mn.load(tmp_path / "bad.npz")
+
+
+def test_the_network_picture_names_input_and_output_units_by_their_columns():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matnet import plot
+    net = mn.mlp([2, 3, 1], seed=0)
+    net.feature_names = {"x": ["speed", "angle"], "y": ["force"]}
+    texts = {t.get_text() for t in plot.network(net).axes[0].texts}
+    assert {"speed", "angle", "force"} <= texts and "x[0]" not in texts

@@ -263,8 +263,10 @@ def _train(args, out, hidden, division, division_mode, options):
                       seed=args.seed, **options)
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
-    net.training = {**(net.training or {}), "columns": {"inputs": in_names, "targets": out_names},
+    net.training = {**(net.training or {}),
                     "task": "narx" if is_narx else ("classification" if classification else "regression")}
+    net.feature_names = {"x": list(in_names), **{name: list(out_names) for name in ("y", "y_fb") if
+                                                 name in net.inputs or (name in net.layers and not classification)}}
     net.save(out / "model.npz")
     _write_history(history, out / "history.csv")
     print(_summary_table(history, seconds))
@@ -315,7 +317,7 @@ def _input_matrix(net, args):
         return x.reshape(len(x), -1).astype(np.float64), None
     table = read_table(path, missing=args.missing)
     n_in = sum(net.inputs[name] for name in _exogenous(net))
-    trained = ((net.training or {}).get("columns") or {}).get("inputs")
+    trained = _column_names(net, "inputs")
     headed = table.names != [str(i) for i in range(len(table.names))]
     if args.inputs:
         columns = select_columns(table, args.inputs)
@@ -333,6 +335,17 @@ def _input_matrix(net, args):
     if len(columns) != n_in:
         raise UsageError(f"the model takes {n_in} input columns, {len(columns)} selected")
     return table.matrix(columns, "input"), table
+
+
+def _column_names(net, side):
+    """The data file's column names of the model's ``"inputs"`` (its exogenous inputs in
+    order) or ``"targets"`` (its outputs), from ``net.feature_names`` (or the training
+    record of files from matnet before it had them); None when unknown."""
+    names = net.feature_names
+    keys = _exogenous(net) if side == "inputs" else net.outputs
+    if keys and all(k in names for k in keys):
+        return [n for k in keys for n in names[k]]
+    return ((net.training or {}).get("columns") or {}).get(side)
 
 
 def _exogenous(net):
@@ -354,7 +367,7 @@ def _input_series(net, X):
 def _measured_outputs(net, table):
     """The measured output columns of a data file (by the names the model was trained
     with), or None when the file lacks them."""
-    names = ((net.training or {}).get("columns") or {}).get("targets")
+    names = _column_names(net, "targets")
     if table is None or not names or not all(name in table.names for name in names):
         return None
     return table.matrix([table.names.index(name) for name in names], "target")
@@ -392,7 +405,7 @@ def cmd_predict(args):
         if args.closed_loop:
             raise UsageError("--closed-loop applies to NARX models (the model has no delays)")
         Y = net(X)
-    names = ((net.training or {}).get("columns") or {}).get("targets") or [f"y{k}" for k in range(np.shape(Y)[-1])]
+    names = _column_names(net, "targets") or [f"y{k}" for k in range(np.shape(Y)[-1])]
     if how is not None:
         names = [f"{name} ({how})" for name in names]
         print(f"matnet: {how}", file=sys.stderr)
@@ -426,6 +439,10 @@ def _matrix_text(name, M):
 def cmd_show(args):
     net = _load_model(args.model)
     print(net.summary())
+    for name, names in net.feature_names.items():
+        print(f"  columns of {name}: {', '.join(names)}")
+    if net.classes is not None:
+        print(f"  classes: {', '.join(map(str, net.classes))}")
     for c in net.connections.values():
         print(f"  {c.label}: {net.weights[c.key].size} weights")
     if net.training:
@@ -482,7 +499,7 @@ def cmd_explain(args):
 def _export_csv(net, folder):
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {"format": "matnet-csv", "convention": "W is (n_out, n_in): rows receive, columns send",
-                "files": []}
+                "feature_names": net.feature_names, "classes": net.classes, "files": []}
 
     def write(stem, array, **info):
         path = folder / f"{stem}.csv"

@@ -135,7 +135,9 @@ def _architecture(net):
     inputs = ", ".join(f"{name} ({size})" for name, size in net.inputs.items())
     layers = ", ".join(f"{name} ({net.layers[name].size}, {net.layers[name].activation.name})"
                        for name in net.topological_order())
-    return f"Network: inputs {inputs}; layers {layers}; outputs {', '.join(net.outputs)}"
+    columns = "; ".join(f"{name} = {', '.join(names)}" for name, names in net.feature_names.items())
+    return (f"Network: inputs {inputs}; layers {layers}; outputs {', '.join(net.outputs)}"
+            + (f"\nColumns: {columns}" if columns else ""))
 
 
 def _unit_name(net, name, writer):

@@ -11,6 +11,7 @@ document ``matnet.json``::
      "outputs": ["y"],
      "scaling": {"inputs": {"x": "minmax"}, "outputs": {"y": "minmax"}},
      "classes": null, "training": {...summary of the last fit...},
+     "feedback": {}, "feature_names": {"x": ["a", "b"], "y": ["target"]},
      "arrays": {"W/x/h1": {"shape": [3, 2], "sha256": "..."}, ...}}
 
 Loading reads with ``allow_pickle=False``, validates the document, every array's
@@ -89,6 +90,7 @@ def _document(net, arrays):
         "classes": net.classes,
         "training": net.training,
         "feedback": net.feedback,
+        "feature_names": net.feature_names,
         "arrays": {k: {"shape": list(a.shape), "sha256": _digest(a)} for k, a in arrays.items()},
     }
 
@@ -240,6 +242,13 @@ def _build(document, arrays, fail):
             isinstance(k, str) and v in net.layers for k, v in feedback.items()):
         raise fail(f"feedback must map input names to output layers, got {feedback!r}")
     net.feedback = feedback
+    names = document.get("feature_names") or {}
+    sizes = {**net.inputs, **{k: layer.size for k, layer in net.layers.items()}}
+    if not isinstance(names, dict) or not all(
+            k in sizes and isinstance(v, list) and len(v) == sizes[k] and all(isinstance(n, str) for n in v)
+            for k, v in names.items()):
+        raise fail("feature_names must map inputs and layers to one name per column")
+    net.feature_names = names
     return net
 
 

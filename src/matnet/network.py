@@ -161,6 +161,9 @@ class Network:
     compiled : dict
         What the engine derives from the structure (its plan), cleared whenever the
         structure changes.
+    feature_names : dict ``name -> list of str``
+        Names of the columns of an input or an output layer (e.g. a CSV file's header),
+        kept in files and shown by ``explain``, pictures and reports (empty: none).
     compression_errors : dict ``(source, target) -> float``
         For a network made by a :mod:`matnet.compress` conversion: each converted
         weight's relative Frobenius error ``||W - W'|| / ||W||`` against the matrix it
@@ -199,6 +202,7 @@ class Network:
         self.classes = None
         self.training = None
         self.feedback = {}
+        self.feature_names = {}
         self.compression_errors = {}
 
     # -- structure -------------------------------------------------------------------
@@ -469,6 +473,7 @@ class Network:
         net.classes = None if self.classes is None else list(self.classes)
         net.training = None if self.training is None else dict(self.training)
         net.feedback = dict(self.feedback)
+        net.feature_names = {k: list(v) for k, v in self.feature_names.items() if k in inputs or k in net.layers}
         keys = {c.key for c, _ in connections}
         net.compression_errors = {k: e for k, e in self.compression_errors.items() if k in keys}
         return net

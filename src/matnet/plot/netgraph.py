@@ -262,8 +262,10 @@ def _names(ax, net, layout, small, diameter, top):
                     textcoords="offset points", ha="center", va="bottom", fontsize=9, fontweight="bold", zorder=6)
         if small and (kind == "input" or name in outputs):
             side = -1 if kind == "input" else 1
+            names = net.feature_names.get(name)
             for j, (x, y) in enumerate(xy):
-                ax.annotate(f"{name}[{j}]", (x, y), xytext=(side * gap, 0), textcoords="offset points",
+                label = names[j] if names else f"{name}[{j}]"
+                ax.annotate(label, (x, y), xytext=(side * gap, 0), textcoords="offset points",
                             ha="right" if side < 0 else "left", va="center", fontsize=8)
 
 

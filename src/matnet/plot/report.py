@@ -48,6 +48,9 @@ def _architecture(net):
     extra = ""
     if net.classes is not None:
         extra += f"<p>classes: {_html.esc(', '.join(map(str, net.classes)))}</p>"
+    if net.feature_names:
+        columns = "; ".join(f"{k}: {', '.join(v)}" for k, v in net.feature_names.items())
+        extra += f"<p>columns: {_html.esc(columns)}</p>"
     scaled = [f"input {k}" for k in net.input_scaling] + [f"output {k}" for k in net.output_scaling]
     if scaled:
         extra += (f'<p class="note">scaled inside the network (data units in and out): '

@@ -172,6 +172,9 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
     (["train", "{tiny}"], 1, "division (0.7, 0.15, 0.15) needs at least 4 samples (one in each set), got 1"),
     (["train", "{reg}", "--task", "classification"], 2, "target 'target' has non-integer values"),
     (["predict", "{model}", "{reg}", "--out", "{missing}/p.csv"], 2, "--out: the folder"),
+    (["export", "{model}", "--format", "npz", "--out", "{missing}/m.npz"], 2, "--out: the folder"),
+    (["export", "{model}", "--format", "csv", "--out", "{missing}/csv"], 2, "--out: the folder"),
+    (["train", "{reg}", "--out", "{missing}/run"], 2, "--out: the folder"),
 ])
 def test_user_errors_are_one_line_without_traceback(argv, code, message, regression_csv, tmp_path, capsys):
     bad = _write_csv(tmp_path / "bad.csv", ["a", "b", "t"], [[1, 2, 3], ["1", "x", "3"]])

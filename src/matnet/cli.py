@@ -144,6 +144,14 @@ def _looks_like_classes(values):
     return bool(whole and 2 <= len(np.unique(values)) <= FEW_CLASSES)
 
 
+def _out(path):
+    """``--out`` as a Path whose folder exists (a usage error saying so otherwise)."""
+    path = Path(path)
+    if not path.resolve().parent.is_dir():
+        raise UsageError(f"--out: the folder {path.parent} does not exist")
+    return path
+
+
 def _existing(path):
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
@@ -223,7 +231,7 @@ def _demo_data(quick):
 
 
 def cmd_train(args):
-    out = Path(args.out)
+    out = _out(args.out)
     hidden = _ints(args.hidden, "--hidden")
     (division, division_mode), options = _division(args.division), _training_options(args)
     try:
@@ -262,7 +270,7 @@ def _train(args, out, hidden, division, division_mode, options):
     history = net.fit(X, T, algorithm=algorithm, loss=args.loss, division=division, division_mode=division_mode,
                       seed=args.seed, **options)
     seconds = time.perf_counter() - start
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(exist_ok=True)
     net.training = {**(net.training or {}),
                     "task": "narx" if is_narx else ("classification" if classification else "regression")}
     net.feature_names = {"x": list(in_names), **{name: list(out_names) for name in ("y", "y_fb") if
@@ -409,9 +417,7 @@ def cmd_predict(args):
     if how is not None:
         names = [f"{name} ({how})" for name in names]
         print(f"matnet: {how}", file=sys.stderr)
-    if args.out and not Path(args.out).resolve().parent.is_dir():
-        raise UsageError(f"--out: the folder {Path(args.out).parent} does not exist")
-    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    stream = open(_out(args.out), "w", newline="") if args.out else sys.stdout
     try:
         writer = csv.writer(stream)
         if net.classes is not None and args.proba:
@@ -497,7 +503,7 @@ def cmd_explain(args):
 
 
 def _export_csv(net, folder):
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     manifest = {"format": "matnet-csv", "convention": "W is (n_out, n_in): rows receive, columns send",
                 "feature_names": net.feature_names, "classes": net.classes, "files": []}
 
@@ -522,16 +528,16 @@ def cmd_export(args):
     net = _load_model(args.model)
     stem = Path(args.model).with_suffix("")
     if args.format == "npz":
-        target = Path(args.out or f"{stem}_export.npz")
+        target = _out(args.out or f"{stem}_export.npz")
         net.save(target)
     elif args.format == "csv":
-        target = _export_csv(net, Path(args.out or f"{stem}_csv"))
+        target = _export_csv(net, _out(args.out or f"{stem}_csv"))
     else:
         try:
             from .interop.onnx import to_onnx
         except ImportError as e:
             raise UsageError(f"ONNX export is not available: {e}") from None
-        target = Path(args.out or f"{stem}.onnx")
+        target = _out(args.out or f"{stem}.onnx")
         to_onnx(net, target)
     print(f"wrote {target}")
     return 0

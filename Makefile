@@ -33,6 +33,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/lm_vs_pyrenn.py
 	$(BIN)/python benchmarks/narx_vs_pyrenn.py
 	$(BIN)/python benchmarks/pyrenn_problems.py
+	$(BIN)/python benchmarks/recurrent_seeds.py
 	$(BIN)/python benchmarks/sparse_break_even.py --threads 1
 	$(BIN)/python benchmarks/sparse_break_even.py
 	$(BIN)/python benchmarks/compression_digits.py

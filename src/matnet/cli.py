@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import activations
 from .data import prepare_timeseries
 from .data.readers import DataError, is_nnc, read_nnc, read_table, select_columns
 from .datasets import maglev
 from .io import load
-from .network import mlp, narx
-from . import activations
 from .losses import LOSSES
+from .network import mlp, narx
 from .threads import threads
 from .train import ALGORITHMS
 from .train.constraints import check_option
@@ -273,8 +273,10 @@ def _train(args, out, hidden, division, division_mode, options):
     out.mkdir(exist_ok=True)
     net.training = {**(net.training or {}),
                     "task": "narx" if is_narx else ("classification" if classification else "regression")}
-    net.feature_names = {"x": list(in_names), **{name: list(out_names) for name in ("y", "y_fb") if
-                                                 name in net.inputs or (name in net.layers and not classification)}}
+    net.feature_names = {"x": list(in_names)}          # a classifier's output units are its classes
+    if not classification:
+        net.feature_names.update({name: list(out_names) for name in ("y", "y_fb") if name in net.inputs
+                                  or name in net.layers})
     net.save(out / "model.npz")
     _write_history(history, out / "history.csv")
     print(_summary_table(history, seconds))

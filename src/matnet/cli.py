@@ -560,10 +560,11 @@ def build_parser():
     sub.required = True
     debug = _Parser(add_help=False)           # --debug is also taken after the command
     debug.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    add_command = sub.add_parser
-    sub.add_parser = lambda *a, **k: add_command(*a, parents=[debug], **k)  # noqa: E731
 
-    p = sub.add_parser("train", help="train a network on a data file (or the bundled demo)",
+    def command(name, **kwargs):
+        return sub.add_parser(name, parents=[debug], **kwargs)
+
+    p = command("train", help="train a network on a data file (or the bundled demo)",
                        description="Train a network; writes DIR/model.npz, DIR/report.html and DIR/history.csv.")
     p.add_argument("data", nargs="?", help="CSV (with or without header), .npy/.npz or NNC data set CSV; "
                    "omitted: the bundled maglev NARX demo")
@@ -597,7 +598,7 @@ def build_parser():
     p.add_argument("--quick", action="store_true", help="a short run (smaller demo data, 100 epochs)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("predict", help="outputs of a model for a data file, as CSV")
+    p = command("predict", help="outputs of a model for a data file, as CSV")
     p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("data", help="CSV (with or without header), .npy/.npz or NNC data set CSV")
     _data_options(p)
@@ -611,14 +612,14 @@ def build_parser():
     p.add_argument("--out", help="CSV file to write (default: standard output)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("show", help="architecture, parameter counts, matrices, pictures")
+    p = command("show", help="architecture, parameter counts, matrices, pictures")
     p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("--matrices", action="store_true", help="print every weight matrix and bias vector")
     p.add_argument("--adjacency", action="store_true", help="print the adjacency matrix")
     p.add_argument("--picture", metavar="FILE.png", help="draw the network into a PNG file")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("explain", help="the step-by-step computation for one sample")
+    p = command("explain", help="the step-by-step computation for one sample")
     p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("data", nargs="?", help="data file for --row")
     p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
@@ -629,7 +630,7 @@ def build_parser():
     _data_options(p)
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("export", help="write a model as ONNX, .npz or CSV matrices")
+    p = command("export", help="write a model as ONNX, .npz or CSV matrices")
     p.add_argument("model", help="a model file (.npz) written by matnet")
     p.add_argument("--format", choices=["onnx", "npz", "csv"], required=True)
     p.add_argument("--out", help="output file (folder for csv)")

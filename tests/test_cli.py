@@ -322,6 +322,15 @@ def test_predict_a_narx_model_open_loop_or_closed_loop_on_its_training_csv(tmp_p
     np.testing.assert_allclose(np.array(rows[3:], float)[:, 0], expected[:, 0], rtol=1e-8)
 
 
+def test_classification_of_an_integer_measurement_gets_a_regression_hint(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(120, 2))
+    path = _write_csv(tmp_path / "counts.csv", ["a", "b", "count"],
+                      [[f"{a:.4f}", f"{b:.4f}", int(100 + 40 * a)] for a, b in X])
+    code, _, err = _run(["train", path, "--task", "classification", "--epochs", "2", "--out", tmp_path / "o"], capsys)
+    assert code == 0 and "classes; if it is a measured quantity, --task regression fits it" in err
+
+
 def test_integer_targets_with_few_values_get_a_classification_hint(tmp_path, capsys):
     rng = np.random.default_rng(6)
     X = rng.normal(size=(60, 2))

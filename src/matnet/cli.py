@@ -136,6 +136,10 @@ def _class_numbers(column, name):
         raise UsageError(f"--task classification: target {name!r} has non-integer values such as "
                          f"{values[fractional][0]:g} ({len(np.unique(values))} distinct); "
                          "it looks like a regression target (--task regression)")
+    classes = len(np.unique(values))
+    if classes > FEW_CLASSES:
+        print(f"hint: target {name!r} gives {classes} classes; if it is a measured quantity, "
+              "--task regression fits it", file=sys.stderr)
     return values.astype(np.int64)
 
 

@@ -443,3 +443,41 @@ def test_adam_defaults_train_small_classifiers_like_scikit_learn(dataset):
     p = np.mean(theirs)
     standard_error = np.sqrt(p * (1 - p) / (3 * n_test))
     assert np.mean(ours) >= p - 2 * standard_error, (dataset, np.round(ours, 3), np.round(theirs, 3))
+
+
+def test_every_option_of_every_registered_algorithm_has_a_constraint():
+    from matnet.train.constraints import CONSTRAINTS
+    for name, algorithm in mn.train.ALGORITHMS.items():
+        assert algorithm.options is not None, f"{name} passes options on unchecked"
+        missing = set(algorithm.options) - set(CONSTRAINTS)
+        assert not missing, (name, missing)
+        for option, default in algorithm.options.items():      # the defaults themselves are valid
+            assert CONSTRAINTS[option].admits(default), (name, option, default)
+
+
+def test_a_zero_sample_weight_masks_the_sample_out():
+    """A fit with half the samples weighted 0 equals a fit on the other half alone
+    (the weights travel with the rows of the training split)."""
+    rng = np.random.default_rng(9)
+    X, T = rng.normal(size=(60, 2)), rng.normal(size=(60, 1))
+    weight = np.r_[np.ones(30), np.zeros(30)]
+    a = mn.mlp([2, 3, 1], seed=0)
+    ha = a.fit(X, T, algorithm="lm", sample_weight=weight, division=None, scaling=None, epochs=5, progress=False)
+    b = mn.mlp([2, 3, 1], seed=0)
+    hb = b.fit(X[:30], T[:30], algorithm="lm", division=None, scaling=None, epochs=5, progress=False)
+    np.testing.assert_allclose(a.get_flat(), b.get_flat(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ha.train_loss, hb.train_loss, rtol=1e-9)
+
+
+def test_a_divided_split_reads_the_weights_of_its_own_rows():
+    rng = np.random.default_rng(10)
+    X, T = rng.normal(size=(40, 2)), rng.normal(size=(40, 1))
+    weight = rng.uniform(0.5, 2.0, size=40)
+    idx = {"train": np.arange(0, 40, 2), "val": np.arange(1, 40, 2)}
+    net = mn.mlp([2, 3, 1], seed=0)
+    h = net.fit(X, T, algorithm="rprop", sample_weight=weight, division=idx, scaling=None, epochs=0,
+                progress=False)
+    Y = net(X)
+    for name, rows in idx.items():
+        expected = np.sum(weight[rows] * (Y[rows, 0] - T[rows, 0]) ** 2) / np.sum(weight[rows])
+        assert getattr(h, f"{name}_loss")[0] == pytest.approx(expected, rel=1e-12)

@@ -481,3 +481,30 @@ def test_a_divided_split_reads_the_weights_of_its_own_rows():
     for name, rows in idx.items():
         expected = np.sum(weight[rows] * (Y[rows, 0] - T[rows, 0]) ** 2) / np.sum(weight[rows])
         assert getattr(h, f"{name}_loss")[0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("dataset", ["iris", "wine", "breast_cancer", "digits"])
+def test_adam_defaults_beat_scikit_learns_on_the_same_network(dataset):
+    """The optimiser's defaults alone: the same 10-unit tanh network on both sides
+    (MLPClassifier(hidden_layer_sizes=(10,), activation="tanh") with its defaults), the
+    same three held-out quarters; matnet at least scikit-learn less two standard errors
+    (measured: 0.98/0.76, 0.98/0.56, 0.965/0.81, 0.953/0.92)."""
+    import warnings
+    from sklearn import datasets
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    X, y = getattr(datasets, f"load_{dataset}")(return_X_y=True)
+    ours, theirs, n_test = [], [], 0
+    for seed in range(3):
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sk = MLPClassifier(hidden_layer_sizes=(10,), activation="tanh", random_state=seed).fit(Xtr, ytr)
+        theirs.append(sk.score(Xte, yte))
+        net = mn.mlp([X.shape[1], 10, len(np.unique(y))], output_activation="softmax", seed=seed)
+        net.fit(Xtr, ytr, algorithm="adam", seed=seed, progress=False)
+        ours.append(np.mean(net.predict_classes(Xte) == yte))
+        n_test = len(yte)
+    p = np.mean(theirs)
+    assert np.mean(ours) >= p - 2 * np.sqrt(p * (1 - p) / (3 * n_test)), (dataset, ours, theirs)

@@ -19,8 +19,15 @@ import numpy as np
 __all__ = ["Scaling", "minmax", "standard", "fit_scaling", "KINDS"]
 
 KINDS = ("minmax", "standard")
-#: Rows per block of the passes over data (a block of a few hundred kB stays in the cache).
-_BLOCK = 2048
+#: Bytes per block of the passes over data: a block stays in the cache between the
+#: operations on it.
+_BLOCK_BYTES = 2 ** 18
+
+
+def _block_rows(X):
+    """Rows of ``X`` per block of about :data:`_BLOCK_BYTES` (16 to 4096)."""
+    row = max(X.shape[-1] * X.dtype.itemsize, 1)
+    return int(min(max(_BLOCK_BYTES // row, 16), 4096))
 
 
 @dataclass(frozen=True)
@@ -39,8 +46,9 @@ class Scaling:
         X = np.asarray(X)
         out = np.empty(X.shape, np.result_type(X, self.scale))
         rows, out_rows = X.reshape(-1, X.shape[-1]), out.reshape(-1, X.shape[-1])
-        for start in range(0, rows.shape[0], _BLOCK):
-            block = np.multiply(rows[start:start + _BLOCK], self.scale, out=out_rows[start:start + _BLOCK])
+        size = _block_rows(rows)
+        for start in range(0, rows.shape[0], size):
+            block = np.multiply(rows[start:start + size], self.scale, out=out_rows[start:start + size])
             block += self.shift
         return out
 
@@ -70,9 +78,11 @@ def _columns(X):
     return X if X.dtype.kind == "f" else X.astype(np.float64)
 
 
-def _blocks(X, rows, size=_BLOCK):
-    """``X``'s rows ``rows`` (all when None) in blocks of ``size``: views of a
-    contiguous ``X``, small gathered copies otherwise (never a copy of the whole)."""
+def _blocks(X, rows, size=None):
+    """``X``'s rows ``rows`` (all when None) in blocks (of ``size`` rows, default
+    :func:`_block_rows`): views of a contiguous ``X``, small gathered copies otherwise
+    (never a copy of the whole)."""
+    size = size or _block_rows(X)
     if rows is None:
         for start in range(0, X.shape[0], size):
             yield X[start:start + size]

@@ -78,8 +78,9 @@ def problems():
 
 class EpochProfile:
     """Seconds matnet's LM spends in the Jacobian (with its forward pass), in ``JᵀJ``
-    and ``Jᵀe``, in the damped solves and in the trial evaluations (timers wrapped
-    around the library's functions for the duration)."""
+    and ``Jᵀe``, in the damped solves and in the trial runs (one by one, or side by
+    side for a recurrent network: ``train/candidates.py``), timers wrapped around the
+    library's functions for the duration."""
 
     def __init__(self):
         self.seconds = defaultdict(float)
@@ -87,7 +88,8 @@ class EpochProfile:
     @contextlib.contextmanager
     def active(self):
         originals = (problem_module.jacobian_blocks, problem_module.NormalEquations.compute,
-                     problem_module.NormalEquations.sse, lm_module.solve_damped)
+                     problem_module.NormalEquations.sse, lm_module.solve_damped,
+                     problem_module.NormalEquations.candidate_sse)
         seconds = self.seconds
 
         def timed(name, f):
@@ -115,11 +117,13 @@ class EpochProfile:
         problem_module.NormalEquations.compute = timed("normal equations", originals[1])
         problem_module.NormalEquations.sse = timed("trials", originals[2])
         lm_module.solve_damped = timed("solves", originals[3])
+        problem_module.NormalEquations.candidate_sse = timed("trials", originals[4])
         try:
             yield self
         finally:
             (problem_module.jacobian_blocks, problem_module.NormalEquations.compute,
-             problem_module.NormalEquations.sse, lm_module.solve_damped) = originals
+             problem_module.NormalEquations.sse, lm_module.solve_damped,
+             problem_module.NormalEquations.candidate_sse) = originals
 
     def shares(self, total):
         """``{part: fraction of total}``; the normal equations less their Jacobian is ``JᵀJ``."""

@@ -220,3 +220,48 @@ def test_million_samples_train_in_bounded_memory():
     tracemalloc.stop()
     assert h.epochs == 2 and h.train_loss[-1] < h.train_loss[0]
     assert peak < 300 * 2 ** 20, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("algorithm,l2", [("lm", 0.0), ("lm", 1e-3), ("br", 0.0)])
+def test_closed_loop_trials_side_by_side_train_as_one_by_one(algorithm, l2, monkeypatch):
+    """The damping trials of a recurrent network run side by side in one wide run
+    (train/candidates.py): the same epochs, damping, trials per epoch and weights as
+    trying them one after another."""
+    from matnet.train import candidates, levenberg_marquardt
+    data = mn.datasets.narendra(300, seed=2)
+
+    def train():
+        net = mn.narx([1, 2], [1, 2, 3], [3, 3], loop="closed", seed=0)
+        return net, net.fit(data.u, data.y, algorithm=algorithm, epochs=25, division=(0.8, 0.2), l2=l2, seed=0,
+                            progress=False)
+    used = []
+    original = candidates.Candidates.run
+    monkeypatch.setattr(candidates.Candidates, "run", lambda self, split: used.append(1) or original(self, split))
+    together, h_together = train()
+    assert used, "the trials did not run side by side"
+    monkeypatch.setattr(levenberg_marquardt.Candidates, "applies", staticmethod(lambda net, rows, k: False))
+    alone, h_alone = train()
+    assert h_together.epochs == h_alone.epochs and h_together.stop_reason == h_alone.stop_reason
+    assert h_together.inner_steps == h_alone.inner_steps and h_together.mu == h_alone.mu
+    np.testing.assert_allclose(h_together.train_loss, h_alone.train_loss, rtol=1e-9)
+    np.testing.assert_allclose(together.get_flat(), alone.get_flat(), rtol=1e-8, atol=1e-10)
+
+
+def test_candidates_read_back_each_parameter_vector_exactly():
+    from matnet.train.candidates import Candidates
+    from matnet.train.fit import sequence_data, whole_split
+    net = mn.layer_recurrent([1, 2], [4], n_inputs=2, n_outputs=2, seed=0)
+    u = np.random.default_rng(0).normal(size=(2, 30, 2))
+    split = whole_split(net, sequence_data(net, u, np.zeros((2, 30, 2)), initial={}))
+    thetas = [net.get_flat() * s for s in (1.0, 0.5, -0.3)]
+    together = Candidates(net, 4)
+    together.load(thetas)
+    wide = together.run(split)
+    from matnet.simulate import run
+    for j, theta in enumerate(thetas):
+        net.set_flat(theta)
+        alone = run(net, split.x, split.shape, split.states)
+        part = together.trace(wide, j)
+        for name in net.layers:
+            np.testing.assert_allclose(part.a[name], alone.a[name], rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(part.z[name], alone.z[name], rtol=1e-13, atol=1e-15)

@@ -11,6 +11,10 @@ by a Cholesky factorisation (a least-squares solve where the matrix is not posit
 definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises by
 ``mu_inc`` until one does; training stops when μ exceeds ``mu_max``.
 
+The trials of a small recurrent network run side by side, :data:`TRIALS` damping
+values in one run over time (:mod:`matnet.train.candidates`): a run's cost is its
+steps' overhead, so four trials cost about one, with the same result as one by one.
+
 A network with feedback from layers (closed-loop NARX, layer-recurrent) starts with
 μ = :data:`RECURRENT_MU` unless ``mu`` is given: a nearly undamped first step on a
 closed loop often jumps to weights whose loop latches into saturation, with a constant
@@ -31,6 +35,7 @@ from scipy.linalg import solve_triangular
 
 from ..simulate import plan
 from ..threads import SMALL, few_threads, one_thread
+from .candidates import Candidates
 
 __all__ = ["solve_damped", "Spectrum", "damped_step", "lm_runner", "br_runner", "LM_OPTIONS", "RECURRENT_MU"]
 
@@ -98,6 +103,35 @@ def damped_step(theta, solve, mu, objective, current, opts):
             return None, steps
 
 
+#: Damping trials of a recurrent network's epoch evaluated in one run, side by side.
+TRIALS = 4
+
+
+def damped_steps_together(theta, solve, mu, objectives, current, opts, k=TRIALS):
+    """:func:`damped_step` with up to ``k`` trials ``μ, μ·mu_inc, ...`` in one call of
+    ``objectives(thetas) -> (values, accept)``: the first that lowers the loss is taken
+    (``accept(j)`` is called with the parameters set), so the result is that of the
+    trials one by one; ``steps`` counts the trials up to it."""
+    start = theta.astype(np.float64)
+    steps = 0
+    while True:
+        mus = [mu]
+        while len(mus) < k and mus[-1] * opts["mu_inc"] <= opts["mu_max"]:
+            mus.append(mus[-1] * opts["mu_inc"])
+        thetas = [(start + solve(m)).astype(theta.dtype) for m in mus]
+        values, accept = objectives(thetas)
+        for j, value in enumerate(values):
+            steps += 1
+            if value < current:
+                theta[...] = thetas[j]
+                accept(j)
+                return max(mus[j] * opts["mu_dec"], 1e-20), steps
+        mu = mus[-1] * opts["mu_inc"]
+        if mu > opts["mu_max"]:
+            theta[...] = start.astype(theta.dtype)
+            return None, steps
+
+
 #: Largest precision of the data errors ``br`` sets; beyond it (a data error of about
 #: zero: separable classes, as many weights as data) it keeps the last one, so that
 #: ``β JᵀJ`` stays finite.
@@ -146,11 +180,19 @@ def lm_runner(problem, monitor, options):
 
     weight_index = np.flatnonzero(mask)
 
-    def objective(sse):
+    def objective(sse, parameters=theta):
         if not problem.l2:
             return sse / norm
-        w = theta[weight_index].astype(np.float64)
+        w = parameters[weight_index].astype(np.float64)
         return sse / norm + 0.5 * problem.l2 * float(w @ w)
+
+    rows = problem.train.shape[0] * problem.train.shape[1]
+    together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
+
+    def objectives(thetas):            # the trials side by side; the accepted one's run is kept
+        sums, wide = equations.candidate_sse(together, thetas)
+        return ([objective(s, t) for s, t in zip(sums, thetas)],
+                lambda j: problem.remember(problem.train, together.trace(wide, j)))
 
     mu = opts["mu"] if opts["mu"] is not None else (RECURRENT_MU if problem.recurrent else 0.001)
     metric = problem.fresh_metric()
@@ -162,8 +204,12 @@ def lm_runner(problem, monitor, options):
     while True:
         b = -(Jte + ridge * mask * theta.astype(np.float64))
         A = JtJ + ridge * np.diag(mask)
-        mu, steps = damped_step(theta, lambda m: solve_damped(A, b, m)[0], mu,
-                                lambda: objective(equations.sse()), value, opts)
+        if together is None:
+            mu, steps = damped_step(theta, lambda m: solve_damped(A, b, m)[0], mu,
+                                    lambda: objective(equations.sse()), value, opts)
+        else:
+            mu, steps = damped_steps_together(theta, lambda m: solve_damped(A, b, m)[0], mu, objectives, value,
+                                              opts)
         if mu is None:
             return "mu_max"
         metric = problem.fresh_metric()
@@ -200,6 +246,14 @@ def br_runner(problem, monitor, options):
     def sum_squares(x):
         return float(x @ x)
 
+    rows = problem.train.shape[0] * problem.train.shape[1]
+    together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
+
+    def objectives(thetas, alpha, beta):    # the trials side by side; the accepted one's run is kept
+        sums, wide = equations.candidate_sse(together, thetas)
+        return ([beta * s + alpha * sum_squares(t.astype(np.float64)) for s, t in zip(sums, thetas)],
+                lambda j: problem.remember(problem.train, together.trace(wide, j)))
+
     metric = problem.fresh_metric()
     JtJ, Jte, E_D = equations.compute(metric)
     E_W = sum_squares(theta.astype(np.float64))
@@ -216,8 +270,12 @@ def br_runner(problem, monitor, options):
         else:
             spectrum, A = None, beta * JtJ + alpha * np.eye(P)
             solve = lambda m: solve_damped(A, b, m)[0]  # noqa: E731
-        objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
-        mu, steps = damped_step(theta, solve, mu, objective, F, opts)
+        if together is None:
+            objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
+            mu, steps = damped_step(theta, solve, mu, objective, F, opts)
+        else:
+            mu, steps = damped_steps_together(theta, solve, mu, lambda thetas: objectives(thetas, alpha, beta),
+                                              F, opts)
         if mu is None:
             return "mu_max"
         metric = problem.fresh_metric()

@@ -169,6 +169,11 @@ class Problem:
             self._cache = (split.x, self.theta.copy(), trace)
         return trace
 
+    def remember(self, split, trace):
+        """Keep ``trace`` as the run of ``split`` at the current parameters (a recurrent
+        run computed elsewhere, e.g. side by side with other candidates)."""
+        self._cache = (split.x, self.theta.copy(), trace)
+
     def _loss(self, split, trace, need_delta):
         return _losses.evaluate(self.loss, self.net, {o: trace.z[o] for o in self.outputs},
                                 {o: trace.a[o] for o in self.outputs}, split.targets, split.weight, self.scale,
@@ -311,6 +316,23 @@ class NormalEquations:
         if rows is not None and (self._work is None or self._work.shape[0] < rows):
             self._work = np.empty((rows, P + 1), self.problem.net.dtype)
         return self._work
+
+    def candidate_sse(self, candidates, thetas):
+        """``(sums of squared errors, wide run)`` of the parameter vectors ``thetas``,
+        run side by side (:class:`~matnet.train.candidates.Candidates`; a recurrent
+        training split, run whole)."""
+        problem, split = self.problem, self.problem.train
+        candidates.load(thetas)
+        trace = candidates.run(split)
+        total = np.zeros(candidates.k)
+        for name in problem.net.outputs:
+            e = candidates.outputs(trace, name) - split.targets[name][:, None, :]
+            if problem.scale and name in problem.scale:
+                e = e * problem.scale[name]
+            if split.weight is not None:
+                e = e * np.sqrt(split.weight)[:, None, None]
+            total += np.einsum("rkn,rkn->k", e, e, dtype=np.float64)
+        return total[:len(thetas)], trace
 
     def sse(self):
         """Sum of squared (weighted, data-unit) errors at the current parameters."""

@@ -60,7 +60,8 @@ def test_report_is_one_self_contained_file(regression_report):
 def test_report_embeds_decodable_png_images(regression_report):
     from PIL import Image
     pictures = images(regression_report[2])
-    assert len(pictures) == 6    # network, adjacency, performance, training state, regression, errors
+    assert len(pictures) == 10   # network, adjacency, performance, training state, regression, errors,
+    #                              and the analysis: spectra, importance, profile, generalized weights
     for data in pictures:
         with Image.open(io.BytesIO(base64.b64decode(data))) as image:
             assert image.format == "PNG" and min(image.size) > 100
@@ -68,15 +69,28 @@ def test_report_embeds_decodable_png_images(regression_report):
 
 def test_report_sections(regression_report):
     net, _, html = regression_report
-    for heading in ("Architecture", "Network", "Weights and biases", "Training", "Evaluation",
+    for heading in ("Architecture", "Network", "Weights and biases", "Training", "Evaluation", "Analysis",
                     "How the first sample is computed"):
         assert f"<h2>{heading}</h2>" in html
-    assert html.count("<table") == 2 + len(net.weights) + len(net.biases)   # structure + small matrices
+    # structure + small matrices, then the analysis: importance, intervals, spectra
+    assert html.count("<table") == 2 + len(net.weights) + len(net.biases) + 3
     assert "W[x→h1]  (3×2)" in html and "h1[2]" in html
     assert "outputs against targets" in html and "errors" in html
     explained = html[html.index("<h2>How the first sample is computed</h2>"):]
     assert "h1 = tanh(W[x→h1] · x̃ + b[h1])" in explained and "x̃ = gain ⊙ (x − xmin) + ymin" in explained
     assert not any(raw in explained for raw in ("##", "**", "```")), "Markdown shown raw"
+
+
+def test_report_analysis_reads_the_trained_network(regression_report):
+    net, _, html = regression_report
+    analysis = html[html.index("<h2>Analysis</h2>"):html.index("<h2>How the first sample is computed</h2>")]
+    for column in ("garson", "olden", "sensitivity", "permutation"):
+        assert f"<th>{column}</th>" in analysis
+    assert "95% confidence intervals (gauss-newton" in analysis and f"of {net.n_params} parameters" in analysis
+    assert "NIC" in analysis and "<th>stable_rank</th>" in analysis and "W[x→h1]" in analysis
+    for alt in ("spectra of the weight matrices", "importance of the inputs (sensitivity)",
+                "Lek&#x27;s profile of x[", "generalized weights of x["):
+        assert f'alt="{alt}' in analysis, alt
 
 
 def test_report_explanation_is_compact_html_with_expandable_vectors(tmp_path):

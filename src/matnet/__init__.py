@@ -14,7 +14,7 @@ conveniences a user expects of a network (``net(X)``, ``net.fit``, ``net.simulat
 """
 import importlib
 
-from . import activations, compress, data, datasets, graph, init, losses, plot, train
+from . import activations, analysis, compress, data, datasets, graph, init, losses, plot, train
 from .derivatives import check_gradient, gradient, jacobian, loss_value
 from . import explain as _explain, simulate as _engine
 from .io import ModelFileError, load, save
@@ -36,6 +36,7 @@ Network.predict_ahead = predict_ahead
 Network.predict_classes = predict_classes
 Network.gradient = gradient
 Network.jacobian = jacobian
+Network.input_jacobian = analysis.input_jacobian
 Network.fit = fit
 Network.explain = _explain.explain
 Network.augmented = graph.augmented
@@ -60,4 +61,4 @@ def __getattr__(name):
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "save",
            "ModelFileError", "CycleError", "check_gradient", "gradient", "jacobian", "loss_value", "History",
            "TrainingWarning", "fit", "predict_ahead", "activations", "data", "datasets",
-           "graph", "init", "losses", "train", "plot", "report", "compress", "sweep", "__version__"]
+           "graph", "init", "losses", "train", "analysis", "plot", "report", "compress", "sweep", "__version__"]

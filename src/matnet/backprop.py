@@ -34,7 +34,7 @@ import numpy as np
 
 from .simulate import plan
 
-__all__ = ["backward", "add_l2", "jacobian_blocks", "jacobian_seeds"]
+__all__ = ["backward", "add_l2", "jacobian_blocks", "jacobian_seeds", "input_sensitivities"]
 
 
 def backward(net, trace, deltas, out=None, out_views=None):
@@ -235,12 +235,16 @@ def _scale(net, scale, name):
     return np.ones(size, net.dtype) if not scale or name not in scale else scale[name].astype(net.dtype)
 
 
-def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None, out=None):
+def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None, out=None,
+                      parameters=True, inputs=None, at_z=False):
     """One reverse sweep within a step from every neuron of ``layers`` at once.
 
     ``seed`` ``(rows or 1, K')``, optional, scales each row's seeds (error scales and
     weights, when the seeds are the outputs); ``out`` ``(rows, K', n_params)``,
-    optional, receives ``E``.
+    optional, receives ``E``.  ``parameters=False`` sweeps the values only (``E`` is
+    None); a dict ``inputs`` receives the derivatives with respect to the network's
+    inputs, ``(input, delay) -> (K', rows, n)``, ``da(t)/dx(t - delay)``; ``at_z``
+    seeds the net inputs of ``layers`` instead of their activations.
 
     Returns
     -------
@@ -257,35 +261,69 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
         z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
         a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
     n = next(iter(z.values())).shape[0]
-    E = np.empty((n, K, net.n_params), net.dtype) if out is None else out
-    dA, G = {}, {}
+    E = None if not parameters else np.empty((n, K, net.n_params), net.dtype) if out is None else out
+    dA, dZ_seed, G = {}, {}, {}
     for name in layers:
         size = net.layers[name].size
         rows = offsets[name].start + np.arange(size)
         start = np.zeros((K, n, size), net.dtype)
         start[rows, :, np.arange(size)] = 1 if seed is None else seed[:, rows].T
-        dA[name] = start
+        (dZ_seed if at_z else dA)[name] = start
     for step in reversed(p.steps):
-        upstream = dA.pop(step.layer, None)
-        if upstream is None:                    # no seed depends on this layer
-            for c, _ in step.connections:
-                E[:, :, p.columns[("W", c.key)]] = 0
-            if step.bias:
-                E[:, :, p.columns[("b", step.layer)]] = 0
+        upstream, given = dA.pop(step.layer, None), dZ_seed.pop(step.layer, None)
+        if upstream is None and given is None:  # no seed depends on this layer
+            if parameters:
+                for c, _ in step.connections:
+                    E[:, :, p.columns[("W", c.key)]] = 0
+                if step.bias:
+                    E[:, :, p.columns[("b", step.layer)]] = 0
             continue
-        dZ = step.activation.backward(z[step.layer], a[step.layer], upstream)      # (K', rows, R)
+        dZ = given if upstream is None else step.activation.backward(z[step.layer], a[step.layer], upstream)
+        if upstream is not None and given is not None:
+            dZ = dZ + given                     # (K', rows, R)
         for c, op in step.connections:
-            op.jacobian(trace.connection_input(c, series, steps), dZ, out=E[:, :, p.columns[("W", c.key)]])
-            if c.source in net.layers:
-                C = net.layers[c.source].size
+            if parameters:
+                op.jacobian(trace.connection_input(c, series, steps), dZ, out=E[:, :, p.columns[("W", c.key)]])
+            to_layer = c.source in net.layers
+            if to_layer or inputs is not None:
+                C = net.size_of(c.source)
                 back = op.rdot(dZ.reshape(-1, step.size)).reshape(K, n, -1)
                 for j, delay in enumerate(c.delays):
                     block = back[..., j * C:(j + 1) * C]
-                    target, key = (dA, c.source) if delay == 0 else (G, (c.source, delay))
+                    target, key = (inputs, (c.source, delay)) if not to_layer else \
+                        (dA, c.source) if delay == 0 else (G, (c.source, delay))
                     target[key] = block if key not in target else target[key] + block
-        if step.bias:
+        if step.bias and parameters:
             E[:, :, p.columns[("b", step.layer)]] = dZ.transpose(1, 0, 2)
     return E, G
+
+
+def input_sensitivities(net, trace, at_z=False):
+    """Derivatives of the outputs with respect to the inputs, through the zero-delay
+    paths of each step (for a network with feedback from layers, the layers' delayed
+    values held fixed).
+
+    Parameters
+    ----------
+    trace : Trace
+    at_z : bool
+        Differentiate the output layers' net inputs instead of their activations.
+
+    Returns
+    -------
+    dict ``(input, delay) -> (rows, K, n)``
+        ``dy(t)/dx(t - delay)`` in network units, ``K`` the output neurons side by
+        side (in ``net.outputs`` order), for every delay of every connection from an
+        input.
+    """
+    outputs = list(plan(net).outputs)
+    offsets, k = {}, 0
+    for name in outputs:
+        offsets[name] = slice(k, k + net.layers[name].size)
+        k += net.layers[name].size
+    found = {}
+    explicit_jacobian(net, trace, outputs, offsets, parameters=False, inputs=found, at_z=at_z)
+    return {key: np.ascontiguousarray(v.transpose(1, 0, 2)) for key, v in found.items()}
 
 
 class _Recurrence:

@@ -1,4 +1,4 @@
-"""The ``matnet`` command: train, predict, show, explain, export.
+"""The ``matnet`` command: train, predict, show, explain, analyze, export.
 
 Exit codes: 0 success, 1 runtime failure, 2 usage error (bad option, missing file,
 unknown column).  Errors are one line on standard error; ``--debug`` shows the
@@ -549,6 +549,65 @@ def cmd_export(args):
     return 0
 
 
+def _analysis_data(net, args):
+    """``(X, T, initial, note)``: the model's inputs and, when the file has them, its
+    targets (series with their initial states for a model with delays)."""
+    X, table = _input_matrix(net, args)
+    if args.targets:
+        columns = select_columns(table, args.targets) if table is not None else []
+        T = (table.columns[columns[0]] if net.classes is not None and len(columns) == 1
+             and not table.numeric(columns[0]) else table.matrix(columns, "target")) if columns else None
+    else:
+        T = _measured_outputs(net, table)
+    note = None if T is not None else "no target columns (name them with --targets): no intervals, no permutation"
+    if not net.is_dynamic:
+        return X, T, None, note
+    U = _input_series(net, X)[1]
+    if T is None:
+        if any(k in net.inputs for k in net.feedback):
+            raise UsageError("an open-loop NARX model needs its measured output columns (--targets)")
+        return U, None, None, note
+    inputs, targets, initial = prepare_timeseries(net, U, T)
+    return inputs, targets, initial, note
+
+
+def cmd_analyze(args):
+    from .analysis import analyze
+    net = _load_model(args.model)
+    X, T, initial, note = _analysis_data(net, args)
+    with threads(args.threads):
+        result = analyze(net, X, T, initial=initial, n_repeats=args.repeats, seed=args.seed)
+    out = _out(args.out)
+    written = []
+    def write(name, table):
+        if table is not None:
+            table.to_csv(out / name)
+            written.append(out / name)
+    out.mkdir(exist_ok=True)
+    write("importance.csv", result.importance)
+    write("intervals.csv", result.intervals)
+    write("spectra.csv", result.spectra)
+    if result.importance is not None:
+        print(result.importance.to_text())
+    if result.nic is not None:
+        determined = int(result.intervals["determined"].sum())
+        print(f"\n{result.intervals.title}: {determined} of {len(result.intervals)} parameters determined; "
+              f"NIC {result.nic:.6g}")
+    for line in ([note] if note else []) + result.notes:
+        print(f"note: {line}", file=sys.stderr)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("pictures skipped: they need matplotlib (pip install matnet[plot])", file=sys.stderr)
+    else:
+        from .plot.analysis import analysis_figures
+        for name, (fig, _) in analysis_figures(net, result, None if net.is_dynamic else X).items():
+            fig.savefig(out / f"{name}.png", dpi=110)
+            written.append(out / f"{name}.png")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------
 
 def _data_options(p):
@@ -633,6 +692,22 @@ def build_parser():
                    help="text (default), markdown, latex or compact html")
     _data_options(p)
     p.set_defaults(func=cmd_explain)
+
+    p = command("analyze", help="importance of the inputs, confidence intervals, spectra of the weights",
+                description="After training: importance of the inputs (Garson, Olden, sensitivity, permutation), "
+                            "confidence intervals of every weight and bias with the NIC, and the spectra of the "
+                            "weight matrices; writes CSV tables and pictures into DIR.")
+    p.add_argument("model", help="a model file (.npz) written by matnet")
+    p.add_argument("data", help="data file with the model's input columns (and its target columns for "
+                   "intervals and permutation importance)")
+    _data_options(p)
+    p.add_argument("--targets", help="target columns (default: the columns the model was trained on, when present)")
+    p.add_argument("--repeats", type=int, default=5, help="shuffles per input of the permutation importance "
+                   "(default 5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the shuffles (default 0)")
+    p.add_argument("--threads", type=int, help="BLAS threads (default: all)")
+    p.add_argument("--out", default="matnet-analysis", help="output folder (default matnet-analysis)")
+    p.set_defaults(func=cmd_analyze)
 
     p = command("export", help="write a model as ONNX, .npz or CSV matrices")
     p.add_argument("model", help="a model file (.npz) written by matnet")

@@ -23,6 +23,10 @@ diverging map ``RdBu_r`` with limits ``±max|W|``).  Weight matrices are drawn a
 ``roc(net, X, y)``         ROC curves with AUC, one class against the rest
 ``response(y, y_hat)``     a time series: prediction against truth, errors below
 ``weights_animation(h, p)`` GIF of the weight matrices over training
+``importance(net, method)`` importance of the inputs as bars (Garson, Olden, ...)
+``profile(net, X, feature)`` Lek's profile: an output as one input varies
+``generalized_weights(..)`` generalized weights of one input against its values
+``spectra(net)``           eigenvalue spectra of WᵀW per connection, power-law fit
 ``report(net, ...)``       one self-contained HTML file of all the above
 ``html_summary(net)``      HTML fragment: structure and small matrices
 =========================  =========================================================
@@ -40,13 +44,15 @@ from .summary import html_summary
 
 __all__ = ["matrix", "hinton", "network", "adjacency", "receptive_fields", "performance", "training_state",
            "regression", "error_histogram", "confusion", "roc", "response", "weights_animation", "report",
-           "html_summary"]
+           "html_summary", "importance", "profile", "generalized_weights", "spectra"]
 
 # name -> module: loaded on first use, so that `import matnet.plot` does not import matplotlib.
 _LAZY = {"matrix": "matrices", "hinton": "matrices", "network": "netgraph", "adjacency": "adjmatrix",
          "receptive_fields": "fields", "performance": "training", "training_state": "training",
          "regression": "evaluation", "error_histogram": "evaluation", "confusion": "evaluation",
-         "roc": "evaluation", "response": "series", "weights_animation": "animation"}
+         "roc": "evaluation", "response": "series", "weights_animation": "animation",
+         "importance": "feature_importance", "profile": "feature_importance", "generalized_weights": "tangent",
+         "spectra": "weight_spectra"}
 
 
 def __getattr__(name):

@@ -1,5 +1,5 @@
 """One self-contained HTML report of a network: its structure, pictures, matrices,
-training and evaluation, and a step-by-step account of one sample.
+training, evaluation and analysis, and a step-by-step account of one sample.
 
 The file needs nothing else: pictures are PNGs embedded as base64 data URIs, the CSS
 is inline, there are no scripts and no external references, so it can be mailed,
@@ -26,6 +26,9 @@ table.details th { text-align: left; padding-right: 12px; font-weight: normal; c
 h2 { font-size: 18px; border-bottom: 1px solid #ccc; padding-bottom: 3px; margin-top: 28px; }
 p.note { color: #555; font-size: 13px; }
 pre { background: #f6f6f6; border: 1px solid #e2e2e2; padding: 10px; overflow-x: auto; font-size: 12px; }
+section > table { border-collapse: collapse; font-size: 12px; margin: 8px 0; }
+section > table td, section > table th, details table td, details table th { padding: 1px 8px; text-align: right; }
+details table { border-collapse: collapse; font-size: 12px; }
 .row { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 """
 
@@ -164,6 +167,27 @@ def _evaluation(net, data, history=None):
     return _section("Evaluation", f"<p>{count}</p><div class=\"row\">{body}</div>")
 
 
+def _analysis(net, data):
+    from ..analysis import analyze
+    from .analysis import analysis_figures
+    X, T = data[:2]
+    result = analyze(net, X, T, initial=data[2] if len(data) > 2 else None)
+    figures = analysis_figures(net, result, None if net.is_dynamic else X)
+    parts = []
+    if result.importance is not None:
+        parts.append(result.importance._repr_html_())
+    parts.append('<div class="row">' + "".join(_picture(fig, alt, max_width="520px")
+                                               for fig, alt in figures.values()) + "</div>")
+    if result.intervals is not None:
+        determined = int(result.intervals["determined"].sum())
+        parts.append(f"<details><summary>{_html.esc(result.intervals.title)}: {determined} of "
+                     f"{len(result.intervals)} parameters determined; NIC {result.nic:.6g}</summary>"
+                     f"{result.intervals._repr_html_()}</details>")
+    parts.append(result.spectra._repr_html_())
+    parts += [f'<p class="note">{_html.esc(note)}</p>' for note in result.notes]
+    return _section("Analysis", "".join(parts))
+
+
 def _n_samples(X):
     return len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
 
@@ -193,7 +217,7 @@ def render(net, history=None, data=None, title="matnet report", details=None):
     if history is not None:
         parts.append(_training(history))
     if data is not None:
-        parts += [_evaluation(net, data, history), _explanation(net, data[0])]
+        parts += [_evaluation(net, data, history), _analysis(net, data), _explanation(net, data[0])]
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{_html.esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
@@ -208,7 +232,10 @@ def report(net, history=None, data=None, path="report.html", title="matnet repor
     ``data``: outputs against targets and the error histogram (regression), the
     confusion matrix and ROC curves (a classifier: ``net.classes`` set or a softmax
     output), or the simulated response over time (a network with delays), then
-    ``net.explain`` of the first sample (static networks).  When ``data`` is what
+    the analysis of :func:`matnet.analysis.analyze` (importance of the inputs, confidence
+    intervals of the parameters with the NIC, spectra of the weight matrices, and
+    their pictures), then ``net.explain`` of the first sample (static networks).
+    When ``data`` is what
     ``history`` was trained on, the outputs against targets (or the confusion matrix)
     are drawn per split (training, validation, test) and for all samples, as MATLAB's
     ``plotregression`` / ``plotconfusion``.

@@ -27,6 +27,9 @@ class History:
     STANDARD = ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "test_metric", "lr",
                 "grad_norm", "time", "val_fail")
 
+    #: Kept by :meth:`best` where an algorithm records them (Bayesian regularisation).
+    REGULARISATION = ("alpha", "beta", "gamma")
+
     def __init__(self, algorithm="", loss="", metric=""):
         self.algorithm, self.loss, self.metric = algorithm, loss, metric
         self.records = {key: [] for key in self.STANDARD}
@@ -66,14 +69,19 @@ class History:
                 "best_epoch": self.best_epoch, "stop_reason": self.stop_reason, **self.records}
 
     def best(self):
-        """The run in brief (for files): algorithm, loss, epochs, stop reason and the
-        losses and metrics at the best epoch."""
+        """The run in brief (for files): algorithm, loss, epochs, stop reason, the
+        losses and metrics at the best epoch and, for Bayesian regularisation, its
+        ``alpha``, ``beta`` and ``gamma`` there."""
         out = {"algorithm": self.algorithm, "loss": self.loss, "metric": self.metric, "epochs": self.epochs,
                "best_epoch": self.best_epoch, "stop_reason": self.stop_reason}
         for key in ("train_loss", "val_loss", "test_loss", "train_metric", "val_metric", "test_metric"):
             column = self.records.get(key)
             value = column[self.best_epoch] if column and self.best_epoch < len(column) else math.nan
             out[key] = None if math.isnan(value) else float(value)
+        for key in self.REGULARISATION:                 # what the posterior of "br" needs
+            column = self.records.get(key)
+            if column and self.best_epoch < len(column) and not math.isnan(column[self.best_epoch]):
+                out[key] = float(column[self.best_epoch])
         return out
 
     def summary(self):

@@ -11,7 +11,13 @@ else — it never asks which form a weight has:
 * ``jacobian(X, D)`` — the same per sample and seed: ``D`` ``(K, batch, n_out)`` gives
   ``(batch, K, n_params)``, the weight's columns of a Jacobian;
 * ``to_dense()`` — the ``(n_out, n_in)`` matrix, for pictures, export and checks;
-  ``entries()`` — the entries it holds, as the edges of a graph.
+  ``entries()`` — the entries it holds, as the edges of a graph;
+* ``singular_values(k=None)`` — the singular values of ``W``, descending, float64
+  (``(min(n_out, n_in),)``; the largest ``k`` when ``k`` is given), for the spectra
+  of :mod:`matnet.analysis`.  By default the SVD of ``to_dense()``; ``LowRank`` never
+  forms the dense matrix, and ``Sparse`` and ``MPO`` give only the largest ones
+  (:func:`top_singular_values`, from ``dot`` and ``rdot``) when the dense matrix
+  would have more than :data:`DENSE_SVD_ENTRIES` entries.
 
 Delay blocks need no operation of their own: a connection with delays ``[d1..dk]``
 acts on the stacked vector ``[a(t-d1); ...; a(t-dk)]`` (its ``n_in`` is ``k`` times the
@@ -29,12 +35,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["WeightOperator", "WeightRepresentation"]
+__all__ = ["WeightOperator", "WeightRepresentation", "singular_values_of", "top_singular_values",
+           "default_top_k", "DENSE_SVD_ENTRIES"]
+
+#: Largest dense matrix (entries) whose full SVD a form without a cheaper route computes;
+#: above it ``Sparse`` and ``MPO`` give only the largest singular values.
+DENSE_SVD_ENTRIES = 4_000_000
 
 
 class WeightOperator:
     """The operator protocol (see the module docstring): ``kind``, ``shape``,
-    ``dtype``, ``n_params``, ``dot``, ``rdot``, ``gradient``, ``jacobian``, ``to_dense``."""
+    ``dtype``, ``n_params``, ``dot``, ``rdot``, ``gradient``, ``jacobian``, ``to_dense``,
+    ``entries``, ``singular_values``."""
 
     kind = "abstract"
 
@@ -67,6 +79,76 @@ class WeightOperator:
         W = np.asarray(self.to_dense())
         rows, cols = np.indices(W.shape)
         return rows.ravel(), cols.ravel(), W.ravel()
+
+    def singular_values(self, k=None):
+        """Singular values of ``W``, descending, float64.
+
+        Parameters
+        ----------
+        k : int, optional
+            Return only the largest ``k``.
+
+        Returns
+        -------
+        (min(n_out, n_in),) array, or ``(min(k, n_out, n_in),)`` when ``k`` is given.
+        This default is the SVD of :meth:`to_dense`.
+        """
+        s = np.linalg.svd(np.asarray(self.to_dense(), dtype=np.float64), compute_uv=False)
+        return s if k is None else s[:_check_k(k)]
+
+
+def _check_k(k):
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def default_top_k(shape):
+    """How many singular values :func:`top_singular_values` gives by default:
+    ``min(200, min(shape) - 1)`` (ARPACK needs ``k < min(shape)``), at least 1."""
+    return max(1, min(200, min(shape) - 1))
+
+
+def singular_values_of(op, k=None):
+    """``op``'s singular values for a form without a cheaper route (``Sparse``, ``MPO``):
+    the full SVD of the dense matrix when it has at most :data:`DENSE_SVD_ENTRIES`
+    entries, else only the largest ``k`` (default :func:`default_top_k`) by
+    :func:`top_singular_values`, never forming the dense matrix."""
+    n_out, n_in = op.shape
+    if n_out * n_in <= DENSE_SVD_ENTRIES:
+        return WeightOperator.singular_values(op, k)
+    return top_singular_values(op, default_top_k(op.shape) if k is None else _check_k(k))
+
+
+def top_singular_values(op, k):
+    """The largest ``k`` singular values of the operator ``op``, descending, float64.
+
+    Lanczos bidiagonalisation (ARPACK, :func:`scipy.sparse.linalg.svds`) on a
+    :class:`~scipy.sparse.linalg.LinearOperator` whose products are ``op.dot`` and
+    ``op.rdot``: the dense ``(n_out, n_in)`` matrix is never formed.  ``k`` is capped at
+    ``min(n_out, n_in) - 1`` (ARPACK's limit); a one-row or one-column ``W`` gives its
+    norm.  The starting vector is fixed, so the result is reproducible.
+    """
+    from scipy.sparse.linalg import LinearOperator, svds
+
+    n_out, n_in = op.shape
+    if min(n_out, n_in) == 1:
+        probe = np.ones((1, 1), dtype=op.dtype)
+        column = op.rdot(probe) if n_out == 1 else op.dot(probe)
+        return np.array([np.linalg.norm(np.asarray(column, dtype=np.float64))])
+
+    def matmat(X):                    # W @ X, X (n_in, m)
+        return np.asarray(op.dot(np.asarray(X).reshape(n_in, -1).T), dtype=np.float64).T
+
+    def rmatmat(Y):                   # W.T @ Y, Y (n_out, m)
+        return np.asarray(op.rdot(np.asarray(Y).reshape(n_out, -1).T), dtype=np.float64).T
+
+    A = LinearOperator((n_out, n_in), matvec=lambda x: matmat(x)[:, 0], rmatvec=lambda y: rmatmat(y)[:, 0],
+                       matmat=matmat, rmatmat=rmatmat, dtype=np.float64)
+    k = min(_check_k(k), min(n_out, n_in) - 1)
+    v0 = np.random.default_rng(0).standard_normal(min(n_out, n_in))
+    s = svds(A, k=k, v0=v0, return_singular_vectors=False)
+    return np.sort(s)[::-1].astype(np.float64)
 
 
 def _into(out, value):

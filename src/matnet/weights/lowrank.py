@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import WeightRepresentation
+from .base import WeightRepresentation, _check_k
 
 __all__ = ["LowRank", "truncated_svd"]
 
@@ -77,8 +77,9 @@ class LowRank(WeightRepresentation):
     ----------
     error : float or None
         Relative Frobenius error of the approximation (set by :meth:`from_dense`).
-    singular_values : array or None
-        All singular values of the matrix it came from (set by :meth:`from_dense`).
+    source_singular_values : array or None
+        All singular values of the matrix it came from (set by :meth:`from_dense`); the
+        weight's own are :meth:`singular_values`.
     """
 
     kind = "lowrank"
@@ -94,7 +95,7 @@ class LowRank(WeightRepresentation):
         self.shape = (U.shape[0], V.shape[1])
         self.rank = U.shape[1]
         self.error = None
-        self.singular_values = None
+        self.source_singular_values = None
         self._set_params(np.concatenate([U.ravel(), V.ravel()]).astype(dtype, copy=False))
 
     @classmethod
@@ -102,7 +103,7 @@ class LowRank(WeightRepresentation):
         """Truncated SVD of ``W`` (see :func:`truncated_svd`); records ``error``."""
         U, V, error, s = truncated_svd(W, rank, energy)
         out = cls(U, V)
-        out.error, out.singular_values = error, s
+        out.error, out.source_singular_values = error, s
         return out
 
     @classmethod
@@ -130,6 +131,18 @@ class LowRank(WeightRepresentation):
 
     def to_dense(self):
         return self.U @ self.V
+
+    def singular_values(self, k=None):
+        """Singular values of ``W = U V``, descending, float64, ``(min(n_out, n_in),)`` (the
+        largest ``k`` when given), without forming ``W``: with ``U = Q_U R_U`` and
+        ``V.T = Q_V R_V`` (QR), ``W = Q_U (R_U R_V.T) Q_V.T`` has the singular values of the
+        small ``R_U R_V.T``; zeros beyond the rank.  Costs ``O(r² (n_out + n_in))``."""
+        R_U = np.linalg.qr(self.U.astype(np.float64), mode="r")
+        R_V = np.linalg.qr(self.V.T.astype(np.float64), mode="r")
+        s = np.linalg.svd(R_U @ R_V.T, compute_uv=False)
+        full = np.zeros(min(self.shape))
+        full[: s.size] = s[: full.size]
+        return full if k is None else full[:_check_k(k)]
 
     # -- computing -------------------------------------------------------------------
     def dot(self, X):

@@ -1,0 +1,46 @@
+"""Generalized weights against the values of one input (R neuralnet's ``gwplot``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis.names import feature_labels
+from ..analysis.tangent import generalized_weights as _generalized_weights
+from ._mpl import NEGATIVE, POSITIVE, axes_and_figure
+
+__all__ = ["generalized_weights"]
+
+
+def generalized_weights(net, X, feature=0, output=0, ax=None, title=None):
+    """Scatter of the generalized weights of one input feature against its values.
+
+    Parameters
+    ----------
+    net : Network (static)
+    X : array (n_samples, n_in), data units
+    feature : int or str
+        The input feature (index, or a name from ``net.feature_names``).
+    output : int
+        The output neuron (see :func:`matnet.analysis.generalized_weights`).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    labels = feature_labels(net)
+    if isinstance(feature, str):
+        if feature not in labels:
+            raise ValueError(f"no input feature {feature!r}; features: {', '.join(labels)}")
+        feature = labels.index(feature)
+    if not 0 <= int(feature) < len(labels):
+        raise ValueError(f"feature must be an index from 0 to {len(labels) - 1}, got {feature}")
+    gw = _generalized_weights(net, X, output)[:, feature]
+    x = (np.hstack([np.asarray(X[k]).reshape(len(gw), -1) for k in net.inputs]) if isinstance(X, dict)
+         else np.asarray(X).reshape(len(gw), -1))[:, feature]
+    fig, ax = axes_and_figure(ax, (5.2, 4.0))
+    ax.scatter(x, gw, s=14, c=np.where(gw >= 0, POSITIVE, NEGATIVE), alpha=0.7, edgecolors="none")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xlabel(labels[feature])
+    ax.set_ylabel(f"generalized weight of {labels[feature]}")
+    ax.set_title(title or f"Generalized weights, output {output}")
+    return fig

@@ -396,3 +396,37 @@ def test_column_and_class_names_travel_with_the_model(tmp_path, capsys):
     assert manifest["feature_names"] == {"x": ["speed", "angle"]} and manifest["classes"] == ["east", "west"]
     report = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
     assert "columns: x: speed, angle" in report and "classes: east, west" in report
+
+
+def test_analyze_writes_tables_and_pictures(regression_csv, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    code, _, _ = _run(["train", regression_csv, "--hidden", "3", "--epochs", "30", "--out", tmp_path / "r"], capsys)
+    assert code == 0
+    code, stdout, stderr = _run(["analyze", tmp_path / "r" / "model.npz", regression_csv, "--out", tmp_path / "a"],
+                                capsys)
+    assert code == 0, stderr
+    assert "sensitivity" in stdout and "permutation" in stdout and "NIC" in stdout
+    folder = tmp_path / "a"
+    for name in ("importance.csv", "intervals.csv", "spectra.csv", "importance.png", "spectra.png",
+                 "profile.png", "generalized_weights.png"):
+        assert (folder / name).stat().st_size > 0, name
+    rows = list(csv.DictReader(open(folder / "importance.csv")))
+    assert [r["feature"] for r in rows] == ["a", "b"]                   # the CSV header's names
+    net = mn.load(tmp_path / "r" / "model.npz")
+    intervals = list(csv.DictReader(open(folder / "intervals.csv")))
+    assert len(intervals) == net.n_params
+    assert float(intervals[0]["estimate"]) == net.get_flat()[0]
+
+
+def test_analyze_a_narx_model_and_its_errors(tmp_path, capsys):
+    path, _, _ = _series_csv(tmp_path / "series.csv", 200, 4)
+    assert _run(["train", path, "--narx", "--hidden", "3", "--epochs", "30", "--out", tmp_path / "s"], capsys)[0] == 0
+    code, stdout, stderr = _run(["analyze", tmp_path / "s" / "model.npz", path, "--out", tmp_path / "a"], capsys)
+    assert code == 0, stderr
+    assert "olden" in stdout and "posterior" in stdout                 # trained with br: its posterior
+    assert "garson needs a static network" in stderr
+    only_inputs = _write_csv(tmp_path / "u.csv", ["u"], [[v] for v in np.linspace(-1, 1, 50)])
+    code, _, stderr = _run(["analyze", tmp_path / "s" / "model.npz", only_inputs, "--out", tmp_path / "b"], capsys)
+    assert code == 2 and "needs its measured output columns" in stderr and not (tmp_path / "b").exists()
+    code, _, stderr = _run(["analyze", tmp_path / "s" / "model.npz", path, "--out", tmp_path / "no" / "c"], capsys)
+    assert code == 2 and "does not exist" in stderr

@@ -267,3 +267,35 @@ def test_fit_gradient_and_jacobian_take_initial_states():
         net.jacobian(rest, y[2:], initial={"h1": np.zeros((1, 4))})
     with pytest.raises(ValueError, match="initial= gives delay states; the network has no delays"):
         mn.mlp([1, 2, 1]).gradient(np.ones((3, 1)), np.ones((3, 1)), initial={"x": np.ones((1, 1))})
+
+
+@pytest.mark.parametrize("kind,form", CASES)
+def test_analysis_of_every_kind_and_form(kind, form):
+    """The tangent matrix, Olden's importance and the spectra of a compressed network
+    equal those of its dense equivalent; intervals cover every parameter."""
+    import warnings
+    net, dense, X, T, U, initial = _case(kind, form)
+    data = X if U is None else U
+    np.testing.assert_allclose(*(_as_one(m.input_jacobian(data, **({} if U is None else {"initial": initial})))
+                                 for m in (net, dense)), rtol=1e-9, atol=1e-12)
+    if net.is_recurrent:
+        with pytest.raises(ValueError, match="feedback from layers"):
+            mn.analysis.importance(net, "olden")
+    else:
+        np.testing.assert_allclose(mn.analysis.importance(net, "olden")["importance"],
+                                   mn.analysis.importance(dense, "olden")["importance"], rtol=1e-9, atol=1e-12)
+    ours, theirs = mn.analysis.spectra(net), mn.analysis.spectra(dense)
+    for key in net.weights:
+        np.testing.assert_allclose(ours.singular_values[key], theirs.singular_values[key], rtol=1e-9, atol=1e-12)
+    rng = np.random.default_rng(2)                      # enough errors for every parameter
+    n_out = net.layers["y"].size
+    X, T = (rng.normal(size=(80, 4)), rng.normal(size=(80, n_out))) if U is None else \
+        (rng.normal(size=(2, 60, 2)), rng.normal(size=(2, 60, n_out)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mn.analysis.SingularInformationWarning)   # random weights may be redundant
+        table = mn.analysis.confidence_intervals(net, {"x": X, "y_fb": T} if "y_fb" in net.inputs else X, T)
+    assert len(table) == net.n_params and np.isfinite(table["std_error"][table["determined"]]).all()
+
+
+def _as_one(J):
+    return np.concatenate([v.ravel() for v in J.values()]) if isinstance(J, dict) else J

@@ -42,5 +42,5 @@ def generalized_weights(net, X, feature=0, output=0, ax=None, title=None):
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xlabel(labels[feature])
     ax.set_ylabel(f"generalized weight of {labels[feature]}")
-    ax.set_title(title or f"Generalized weights, output {output}")
+    ax.set_title(title or f"Generalized weights, output {output}", fontsize=10)
     return fig

@@ -1,8 +1,8 @@
 """The operator protocol every weight form implements, dense included.
 
 A connection's weight ``W`` (``(n_out, n_in)``, rows receive) acts on a batch through
-five operations, and the engine (forward pass, backward pass, Jacobian) uses nothing
-else — it never asks which form a weight has:
+these operations, and the engine (forward pass, backward pass, Jacobian) and the
+analysis use nothing else — they never ask which form a weight has:
 
 * ``dot(X) = X @ W.T`` — ``(batch, n_in) -> (batch, n_out)``, the forward pass;
 * ``rdot(D) = D @ W`` — ``(batch, n_out) -> (batch, n_in)``, back-propagation;

@@ -197,6 +197,14 @@ class WeightRepresentation(WeightOperator):
         self.params[...] = flat
 
     # -- computing (the protocol of WeightOperator) ----------------------------------
+    def singular_values(self, k=None):
+        """Singular values of ``W``, descending, float64: all ``min(n_out, n_in)`` (the
+        dense SVD) while ``n_out * n_in`` is at most :data:`DENSE_SVD_ENTRIES`; above it
+        only the largest ``k`` (default ``min(200, min(n_out, n_in) - 1)``), by Lanczos
+        on ``dot``/``rdot`` without forming the dense matrix (:func:`top_singular_values`).
+        A form with a cheaper exact route (``LowRank``) overrides it."""
+        return singular_values_of(self, k)
+
     def __array__(self, dtype=None, copy=None):
         dense = self.to_dense()
         return dense if dtype is None else dense.astype(dtype)

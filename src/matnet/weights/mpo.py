@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .base import WeightRepresentation, singular_values_of
+from .base import WeightRepresentation
 
 __all__ = ["MPO"]
 
@@ -178,14 +178,6 @@ class MPO(WeightRepresentation):
             a, n, m, c = G.shape
             T = np.einsum("xya,anmc->xnymc", T, G).reshape(T.shape[0] * n, T.shape[1] * m, c)
         return T[:, :, 0]
-
-    def singular_values(self, k=None):
-        """Singular values of ``W``, descending, float64: all ``min(n_out, n_in)`` (the
-        dense SVD) while ``n_out * n_in`` is at most :data:`~matnet.weights.base.DENSE_SVD_ENTRIES`;
-        above it only the largest ``k`` (default ``min(200, min(n_out, n_in) - 1)``), by
-        Lanczos on ``dot``/``rdot`` without forming the dense matrix
-        (:func:`~matnet.weights.base.top_singular_values`)."""
-        return singular_values_of(self, k)
 
     # -- computing -------------------------------------------------------------------
     def _mats(self):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-from .base import WeightRepresentation, singular_values_of
+from .base import WeightRepresentation
 
 __all__ = ["Sparse"]
 
@@ -174,14 +174,6 @@ class Sparse(WeightRepresentation):
         W = np.zeros(self.shape, dtype=self.dtype)
         W[self.rows, self.indices] = self.data
         return W
-
-    def singular_values(self, k=None):
-        """Singular values of ``W``, descending, float64: all ``min(n_out, n_in)`` (the
-        dense SVD) while ``n_out * n_in`` is at most :data:`~matnet.weights.base.DENSE_SVD_ENTRIES`;
-        above it only the largest ``k`` (default ``min(200, min(n_out, n_in) - 1)``), by
-        Lanczos on ``dot``/``rdot`` without forming the dense matrix
-        (:func:`~matnet.weights.base.top_singular_values`)."""
-        return singular_values_of(self, k)
 
     # -- computing -------------------------------------------------------------------
     def entries(self):

@@ -196,7 +196,35 @@ def test_nic_of_a_linear_network_by_hand():
     e = A @ net.get_flat() - y
     B = (A * e[:, None] ** 2).T @ A
     expected = 0.5 * e @ e + np.trace(B @ np.linalg.inv(A.T @ A))
-    assert mn.analysis.nic(net, X, y[:, None]) == pytest.approx(expected, rel=1e-10)
+    assert mn.analysis.nic(net, X, y[:, None], hessian="gauss-newton") == pytest.approx(expected, rel=1e-10)
+    assert mn.analysis.nic(net, X, y[:, None]) == pytest.approx(expected, rel=1e-7)   # a linear net: no curvature
+
+
+def test_nic_with_the_exact_hessian_as_neuralnet_against_torch():
+    """``E + tr(B A⁻¹)`` with ``A`` the exact Hessian of ``SSE/2`` (torch autograd of
+    the network written out) — what neuralnet computes — differs from the
+    Gauss–Newton one where residuals are large."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, size=(40, 2))
+    T = np.sin(X[:, :1]) * X[:, 1:] + rng.normal(scale=0.3, size=(40, 1))
+    net = mn.mlp([2, 3, 1], seed=1)
+    net.fit(X, T, algorithm="lm", scaling=None, division=None, epochs=15, progress=False)
+    W, b = net.views(np.arange(net.n_params))            # where each matrix sits in the parameter vector
+    W1, W2, b1, b2 = W["x", "h1"], W["h1", "y"], b["h1"], b["y"]
+    x, t = torch.tensor(X), torch.tensor(T)
+
+    def half_sse(theta):
+        y = torch.tanh(x @ theta[W1].T + theta[b1]) @ theta[W2].T + theta[b2]
+        return 0.5 * ((y - t) ** 2).sum()
+    A = torch.autograd.functional.hessian(half_sse, torch.tensor(net.get_flat())).numpy()
+    J, e = mn.jacobian(net, X, T)
+    g = J * e[:, None]                                   # per-sample gradients (one output)
+    expected = 0.5 * e @ e + np.trace(g.T @ g @ np.linalg.inv(A))
+    assert mn.analysis.nic(net, X, T) == pytest.approx(expected, rel=1e-6)
+    assert abs(mn.analysis.nic(net, X, T, hessian="gauss-newton") - expected) > 1e-3 * abs(expected)
+    with pytest.raises(ValueError, match="hessian must be"):
+        mn.analysis.nic(net, X, T, hessian="bfgs")
 
 
 def test_gauss_newton_covariance_equals_curve_fits_pcov():

@@ -234,24 +234,55 @@ def confidence_intervals(net, X, T, level=0.95, method=None, sample_weight=None,
                  title=title)
 
 
-def nic(net, X, T, sample_weight=None, initial=None):
+def nic(net, X, T, sample_weight=None, initial=None, hessian="exact"):
     """The network information criterion (Murata, Yoshizawa & Amari 1994) as R's
     neuralnet reports it: ``E + tr(B A⁻¹)``, ``E = SSE / 2`` the training error,
-    ``A = JᵀJ / n`` (the Gauss–Newton Hessian of ``E`` per sample) and
-    ``B = Σ_i g_i g_iᵀ / n`` the outer products of the per-sample gradients
-    ``g_i = J_iᵀ e_i``.  Smaller is better; for a correct model ``tr(B A⁻¹)`` is
-    about ``σ² p``, so NIC generalises AIC to misspecified models.
+    ``A`` the Hessian of ``E`` per sample and ``B = Σ_i g_i g_iᵀ / n`` the outer
+    products of the per-sample gradients ``g_i = J_iᵀ e_i``.  Smaller is better; for a
+    correct model ``tr(B A⁻¹)`` is about ``σ² p``, so NIC generalises AIC to
+    misspecified models.
+
+    Parameters
+    ----------
+    hessian : {"exact", "gauss-newton"}
+        ``A`` as neuralnet computes it (``"exact"``: central differences of the
+        back-propagated gradient, step ``1e-6 (1 + |θ_i|)``), or its Gauss–Newton part
+        ``JᵀJ / n`` (no second derivatives of the network).
+    X, T, sample_weight, initial : as :func:`parameter_covariance`.
 
     Returns
     -------
     float, in units of the squared errors (data units).
     """
+    if hessian not in ("exact", "gauss-newton"):
+        raise ValueError(f"hessian must be 'exact' or 'gauss-newton', got {hessian!r}")
     info = _information(net, X, T, sample_weight, initial)
+    H = info.JtJ if hessian == "gauss-newton" else _hessian(net, X, T, sample_weight, initial)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SingularInformationWarning)
-        inverse, determined, _ = _regular_inverse(info.JtJ, RCOND, net)
+        inverse, determined, _ = _regular_inverse(H, RCOND, net)
     inverse = inverse[np.ix_(determined, determined)]
     return 0.5 * info.sse + float(np.trace(info.meat[np.ix_(determined, determined)] @ inverse))
+
+
+def _hessian(net, X, T, sample_weight=None, initial=None):
+    """The Hessian of ``SSE / 2`` (data units) by central differences of its exact
+    gradient, symmetrised: ``(p, p)``, float64."""
+    problem = problem_of(net, X, T, "sse", 0.0, sample_weight, initial)
+    theta = net.get_flat()
+    H = np.empty((theta.size, theta.size))
+    try:
+        for i in range(theta.size):
+            h = 1e-6 * (1 + abs(float(theta[i])))
+            columns = []
+            for step in (h, -h):
+                net.theta[i] = theta[i] + step
+                columns.append(problem.evaluate()[1].astype(np.float64))
+            net.theta[i] = theta[i]
+            H[:, i] = (columns[0] - columns[1]) / (4 * h)        # d(SSE/2) = dSSE / 2
+    finally:
+        net.set_flat(theta)
+    return (H + H.T) / 2
 
 
 def prediction_intervals(net, X, X_train, T_train, level=0.95, kind="confidence", method=None,

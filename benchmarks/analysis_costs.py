@@ -71,7 +71,8 @@ def main():
     theirs = median_time(lambda: permutation_importance(Fitted(net), X, T[:, 0], scoring="neg_mean_squared_error",
                                                         n_repeats=5, random_state=0))
     ours = times["importance permutation (5 repeats)"]
-    print(f"{'scikit-learn permutation_importance':<36} {theirs:>9.4f}   matnet / scikit-learn time {ours / theirs:.2f}")
+    print(f"{'scikit-learn permutation_importance':<36} {theirs:>9.4f}   "
+          f"matnet / scikit-learn time {ours / theirs:.2f}")
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ def test_generalized_weights_are_the_log_odds_derivative_of_a_logistic_output():
     regressor, X, _ = trained_regressor()
     np.testing.assert_allclose(mn.analysis.generalized_weights(regressor, X, output=1),
                                regressor.input_jacobian(X)[:, 1])
-    with pytest.raises(ValueError, match="output must be a neuron index from 0 to 1"):
+    with pytest.raises(ValueError, match="output must be an output neuron index from 0 to 1, got 2"):
         mn.analysis.generalized_weights(regressor, X, output=2)
     with pytest.raises(ValueError, match="input_jacobian"):
         mn.analysis.generalized_weights(mn.timedelay([0, 1], [3], seed=0), X[:, :1])

@@ -430,3 +430,22 @@ def test_analyze_a_narx_model_and_its_errors(tmp_path, capsys):
     assert code == 2 and "needs its measured output columns" in stderr and not (tmp_path / "b").exists()
     code, _, stderr = _run(["analyze", tmp_path / "s" / "model.npz", path, "--out", tmp_path / "no" / "c"], capsys)
     assert code == 2 and "does not exist" in stderr
+    code, _, stderr = _run(["analyze", tmp_path / "s" / "model.npz", path, "--repeats", "0"], capsys)
+    assert code == 2 and "--repeats must be at least 1" in stderr
+
+
+def test_analyze_a_classifier_finds_its_label_column(tmp_path, capsys):
+    """A classifier keeps the name of its label column: analyze reads the labels from
+    it (text or integers), so intervals and permutation importance need no --targets."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(150, 2))
+    labels = np.where(X[:, 0] > 0.3, "high", np.where(X[:, 1] > 0, "mid", "low"))
+    path = _write_csv(tmp_path / "cls.csv", ["a", "b", "kind"], [[f"{a:.6f}", f"{b:.6f}", c]
+                                                                for (a, b), c in zip(X, labels)])
+    assert _run(["train", path, "--hidden", "3", "--epochs", "40", "--out", tmp_path / "c"], capsys)[0] == 0
+    code, stdout, stderr = _run(["analyze", tmp_path / "c" / "model.npz", path, "--out", tmp_path / "a"], capsys)
+    assert code == 0, stderr
+    assert "permutation" in stdout and "confidence intervals" in stdout and "--targets" not in stderr
+    code, _, stderr = _run(["analyze", tmp_path / "c" / "model.npz", path, "--targets", "a,b",
+                            "--out", tmp_path / "b"], capsys)
+    assert code == 2 and "one target column" in stderr

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import activations
+from .analysis import analyze
 from .data import prepare_timeseries
 from .data.readers import DataError, is_nnc, read_nnc, read_table, select_columns
 from .datasets import maglev
@@ -278,6 +279,8 @@ def _train(args, out, hidden, division, division_mode, options):
     net.training = {**(net.training or {}),
                     "task": "narx" if is_narx else ("classification" if classification else "regression")}
     net.feature_names = {"x": list(in_names)}          # a classifier's output units are its classes
+    if classification:                                 # its label column, for analyze
+        net.training["columns"] = {"targets": list(out_names)}
     if not classification:
         net.feature_names.update({name: list(out_names) for name in ("y", "y_fb") if name in net.inputs
                                   or name in net.layers})
@@ -378,13 +381,27 @@ def _input_series(net, X):
     return closed, U or None
 
 
-def _measured_outputs(net, table):
-    """The measured output columns of a data file (by the names the model was trained
-    with), or None when the file lacks them."""
-    names = _column_names(net, "targets")
-    if table is None or not names or not all(name in table.names for name in names):
+def _measured_outputs(net, table, spec=None):
+    """The target columns of a data file: ``spec`` (``--targets``) or the columns the
+    model was trained on; a classifier's class labels as one column.  None when the
+    file lacks them."""
+    if table is None:                   # an NNC data set or an array file: no named columns
+        if spec:
+            raise UsageError("--targets chooses columns of a CSV file")
         return None
-    return table.matrix([table.names.index(name) for name in names], "target")
+    if spec:
+        columns = select_columns(table, spec)
+    else:
+        names = _column_names(net, "targets")
+        if not names or not all(name in table.names for name in names):
+            return None
+        columns = [table.names.index(name) for name in names]
+    if net.classes is None:
+        return table.matrix(columns, "target")
+    if len(columns) != 1:
+        raise UsageError("a classifier takes one target column: its class labels")
+    column, name = table.columns[columns[0]], table.names[columns[0]]
+    return column if not table.numeric(columns[0]) else _class_numbers(column, name)
 
 
 def _narx_predictions(net, X, table, closed_loop):
@@ -553,12 +570,7 @@ def _analysis_data(net, args):
     """``(X, T, initial, note)``: the model's inputs and, when the file has them, its
     targets (series with their initial states for a model with delays)."""
     X, table = _input_matrix(net, args)
-    if args.targets:
-        columns = select_columns(table, args.targets) if table is not None else []
-        T = (table.columns[columns[0]] if net.classes is not None and len(columns) == 1
-             and not table.numeric(columns[0]) else table.matrix(columns, "target")) if columns else None
-    else:
-        T = _measured_outputs(net, table)
+    T = _measured_outputs(net, table, args.targets)
     note = None if T is not None else "no target columns (name them with --targets): no intervals, no permutation"
     if not net.is_dynamic:
         return X, T, None, note
@@ -572,13 +584,15 @@ def _analysis_data(net, args):
 
 
 def cmd_analyze(args):
-    from .analysis import analyze
+    if args.repeats < 1:
+        raise UsageError(f"--repeats must be at least 1, got {args.repeats}")
+    out = _out(args.out)
     net = _load_model(args.model)
     X, T, initial, note = _analysis_data(net, args)
     with threads(args.threads):
         result = analyze(net, X, T, initial=initial, n_repeats=args.repeats, seed=args.seed)
-    out = _out(args.out)
     written = []
+
     def write(name, table):
         if table is not None:
             table.to_csv(out / name)
@@ -589,10 +603,8 @@ def cmd_analyze(args):
     write("spectra.csv", result.spectra)
     if result.importance is not None:
         print(result.importance.to_text())
-    if result.nic is not None:
-        determined = int(result.intervals["determined"].sum())
-        print(f"\n{result.intervals.title}: {determined} of {len(result.intervals)} parameters determined; "
-              f"NIC {result.nic:.6g}")
+    if result.intervals is not None:
+        print(f"\n{result.intervals_line()}")
     for line in ([note] if note else []) + result.notes:
         print(f"note: {line}", file=sys.stderr)
     try:

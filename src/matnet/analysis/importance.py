@@ -29,13 +29,12 @@ import numpy as np
 
 from ..data.targets import prepare_targets
 from ..losses import accuracy
-from ..prepare import prepare_inputs
 from ..weights import operator
-from .names import feature_labels
+from .names import feature_index, feature_labels, features, n_outputs, output_index
 from .table import Table
 from .tangent import input_jacobian
 
-__all__ = ["METHODS", "LOSSES", "importance", "profile", "Profile", "garson", "olden_matrix", "feature_index"]
+__all__ = ["METHODS", "LOSSES", "importance", "profile", "Profile", "garson", "olden_matrix"]
 
 #: The importance methods, in the order the docs list them.
 METHODS = ("garson", "olden", "sensitivity", "permutation")
@@ -97,17 +96,9 @@ def importance(net, method="olden", X=None, T=None, output=None, loss=None, n_re
         mean, std = _permutation(net, X, T, output, loss, n_repeats, seed)
         return Table({"feature": labels, "importance": mean, "std": std},
                      title=f"permutation importance ({n_repeats} repeats)")
-    output = _output_index(net, 0 if output is None else output)
+    output = output_index(0 if output is None else output, n_outputs(net))
     values = {"garson": _garson, "olden": _olden, "sensitivity": _sensitivity}[method](net, output, X)
     return Table({"feature": labels, "importance": values}, title=f"{method} importance of output {output}")
-
-
-def _output_index(net, output):
-    """``output`` checked against the number of output neurons."""
-    n_out = sum(net.layers[name].size for name in net.outputs)
-    if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < n_out:
-        raise ValueError(f"output must be an output neuron index from 0 to {n_out - 1}, got {output!r}")
-    return int(output)
 
 
 def _dense(net, key):
@@ -246,7 +237,7 @@ def _permutation(net, X, T, output, loss, n_repeats, seed):
                          "importance(net, 'permutation', X=..., T=...)")
     if isinstance(n_repeats, bool) or not isinstance(n_repeats, (int, np.integer)) or n_repeats < 1:
         raise ValueError(f"n_repeats must be a positive int, got {n_repeats!r}")
-    F = _features(net, X)
+    F = features(net, X)
     targets = _targets(net, T, F.shape[0])
     score = _loss_function(net, loss, output)
     baseline = score(_outputs(net, F), targets)
@@ -262,15 +253,8 @@ def _permutation(net, X, T, output, loss, n_repeats, seed):
     return increases.mean(axis=1), increases.std(axis=1)
 
 
-def _features(net, X):
-    """The features of ``X`` side by side, ``(n_samples, n_features)`` float64 in data
-    units, inputs in ``net.inputs`` order (validated as :meth:`Network.predict` does)."""
-    inputs, _ = prepare_inputs(net, X, scale=False)
-    return np.hstack([np.asarray(inputs[name], np.float64) for name in net.inputs])
-
-
 def _split(net, F):
-    """Inverse of :func:`_features`: an array for one input, else a dict."""
+    """Inverse of :func:`~matnet.analysis.names.features`: an array for one input, else a dict."""
     starts = np.cumsum([0, *net.inputs.values()])
     parts = {name: F[:, starts[k]:starts[k + 1]] for k, name in enumerate(net.inputs)}
     return parts if len(parts) > 1 else next(iter(parts.values()))
@@ -304,7 +288,7 @@ def _loss_function(net, loss, output):
     if loss == "mse":
         if output is None:
             return lambda Y, T: float(np.mean((Y - T) ** 2))
-        k = _output_index(net, output)
+        k = output_index(output, n_outputs(net))
         return lambda Y, T: float(np.mean((Y[:, k] - T[:, k]) ** 2))
     if output is not None:
         raise ValueError(f"output= selects a neuron for the squared error; {loss!r} takes every output column")
@@ -377,7 +361,7 @@ def profile(net, X, feature, n=100, groups=6):
     """
     if net.is_dynamic:
         raise ValueError("profile needs a static network; for a network with delays use input_jacobian(net, U)")
-    F = _features(net, X)
+    F = features(net, X)
     index = feature_index(net, feature)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n must be an int of at least 2 grid points, got {n!r}")
@@ -388,18 +372,6 @@ def profile(net, X, feature, n=100, groups=6):
     grid[:, index] = np.tile(values, len(q))
     outputs = _outputs(net, grid).reshape(len(q), len(values), -1)
     return Profile(feature_labels(net)[index], values, q, outputs, held)
-
-
-def feature_index(net, feature):
-    """The column of ``feature`` (an index or a label) among the features side by side."""
-    labels = feature_labels(net)
-    if isinstance(feature, (int, np.integer)) and not isinstance(feature, bool):
-        if not 0 <= feature < len(labels):
-            raise ValueError(f"feature index must be from 0 to {len(labels) - 1}, got {feature}")
-        return int(feature)
-    if isinstance(feature, str) and feature in labels:
-        return labels.index(feature)
-    raise ValueError(f"no feature {feature!r}; features: {', '.join(labels)} (or an index)")
 
 
 def _quantiles(groups):

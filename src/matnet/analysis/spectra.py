@@ -218,8 +218,9 @@ def spectra(net, min_tail=MIN_TAIL):
         ``frobenius_norm`` ``sqrt(Σ σ²)``, ``stable_rank`` ``‖W‖²_F / ‖W‖²₂``,
         ``condition`` ``σ_max/σ_min`` (inf when ``σ_min = 0``; the ratios are NaN for
         a zero matrix), and the power-law fit of the eigenvalues ``σ²`` of ``WᵀW``:
-        ``alpha``, ``xmin``, ``ks_distance``, ``n_tail``.  ``.singular_values[key]`` and ``.fits[key]`` hold the singular
-        values and fits per connection ``key = (source, target)``.
+        ``alpha``, ``xmin``, ``ks_distance``, ``n_tail``.  ``.singular_values[key]`` and
+        ``.fits[key]`` hold the singular values and fits per connection
+        ``key = (source, target)``.
 
     Notes
     -----

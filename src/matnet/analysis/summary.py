@@ -43,6 +43,14 @@ class Analysis:
     nic: float | None = None
     notes: list = field(default_factory=list)
 
+    def intervals_line(self):
+        """One line on the intervals: method, parameters determined, NIC ("" without)."""
+        if self.intervals is None:
+            return ""
+        determined = int(self.intervals["determined"].sum())
+        return (f"{self.intervals.title}: {determined} of {len(self.intervals)} parameters determined; "
+                f"NIC {self.nic:.6g}")
+
 
 def analyze(net, X=None, T=None, initial=None, n_repeats=5, seed=0):
     """Importance, confidence intervals, NIC and weight spectra of a trained network.

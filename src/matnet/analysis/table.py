@@ -1,7 +1,7 @@
 """A small table of named columns: what the analysis functions return.
 
 Columns are 1-D arrays of equal length, read by name (``table["estimate"]``); a table
-prints as aligned text, shows as HTML in a notebook and writes CSV.  ``to_pandas()``
+prints as aligned text, shows as HTML (in a notebook too) and writes CSV.  ``to_pandas()``
 gives a DataFrame where pandas is installed (matnet does not need it).
 """
 from __future__ import annotations
@@ -79,6 +79,10 @@ class Table:
         return self.to_text()
 
     def _repr_html_(self):
+        return self.to_html()
+
+    def to_html(self):
+        """An HTML ``<table>`` (the title as its caption), 4 significant digits."""
         head = "".join(f"<th>{html.escape(n)}</th>" for n in self.columns)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self._cells(4))
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""

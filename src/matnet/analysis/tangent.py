@@ -12,6 +12,7 @@ import numpy as np
 from ..backprop import input_sensitivities
 from ..prepare import initial_states, prepare_inputs, prepare_sequences
 from ..simulate import plan, run, run_sequences, static_inputs
+from .names import output_index
 
 __all__ = ["input_jacobian", "generalized_weights"]
 
@@ -31,7 +32,8 @@ def _input_scale(net, name):
 
 
 def _static(net, X, at_z=False):
-    """``(found, single)``: :func:`input_sensitivities` of a static network on samples ``X``."""
+    """``(found, n_samples, single)``: :func:`input_sensitivities` of a static network on
+    samples ``X``."""
     inputs, single = prepare_inputs(net, X)
     n = next(iter(inputs.values())).shape[0]
     trace = run(net, static_inputs(net, inputs), (n, 1))
@@ -122,9 +124,7 @@ def generalized_weights(net, X, output=0):
         raise ValueError("generalized weights are defined for static networks; for a network with delays "
                          "use net.input_jacobian(U), which gives dy(t)/dx(t-d) per delay")
     out_scale = _output_scale(net)
-    if not 0 <= int(output) < out_scale.size:
-        raise ValueError(f"output must be a neuron index from 0 to {out_scale.size - 1}, got {output}")
-    output, start = int(output), 0
+    output, start = output_index(output, out_scale.size), 0
     for name in plan(net).outputs:                   # the layer the neuron belongs to
         size = net.layers[name].size
         if output < start + size:

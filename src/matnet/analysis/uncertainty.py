@@ -18,6 +18,9 @@ units, a unit that never changes, more weights than data) is not inverted blindl
 correlation form ``D^-½ JᵀJ D^-½`` is decomposed, directions with eigenvalues below
 ``rcond`` are set aside, and the parameters taking part in them get NaN variances,
 with a :class:`SingularInformationWarning` naming them.
+
+Everything here is computed in float64 whatever the network's dtype: ``JᵀJ`` squares
+the condition of ``J``, and float32 would lose most of its digits.
 """
 from __future__ import annotations
 
@@ -25,12 +28,13 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 
 from ..backprop import jacobian_blocks
 from ..derivatives import problem_of
 from ..network import bias_label, weight_label
 from ..simulate import data_units, plan
+from .names import n_outputs
 from .table import Table
 
 __all__ = ["parameter_covariance", "confidence_intervals", "nic", "prediction_intervals",
@@ -63,16 +67,16 @@ class _Covariance:
     method: str
     sigma2: float
     dof: float                  # degrees of freedom of σ² (inf: normal quantiles)
-    identifiable: np.ndarray    # (p,) bool
+    determined: np.ndarray      # (p,) bool
 
 
 def _information(net, X, T, sample_weight=None, initial=None):
     problem = problem_of(net, X, T, "mse", 0.0, sample_weight, initial)
     split, P = problem.train, net.n_params
-    K = sum(net.layers[o].size for o in plan(net).outputs)
+    K = n_outputs(net)
     trace = problem.run(split)
     JtJ, meat = np.zeros((P, P)), np.zeros((P, P))
-    sse, m = 0.0, 0
+    sse = 0.0
     rows = max(1, _BLOCK_BYTES // (8 * K * max(P, 1)))
     for J, e, _ in jacobian_blocks(net, trace, split.targets, problem.scale, split.weight, block_rows=rows):
         J, e = J.astype(np.float64), e.astype(np.float64)
@@ -124,15 +128,20 @@ def _regular_inverse(H, rcond, net):
     inverse[~determined, :] = np.nan
     inverse[:, ~determined] = np.nan
     if not determined.all():
-        names, rows, cols = _parameter_labels(net)
-        which = [f"{names[i]}[{rows[i]},{cols[i]}]" if cols[i] >= 0 and rows[i] >= 0 else f"{names[i]}[{max(rows[i], cols[i])}]"
-                 for i in np.flatnonzero(~determined)]
-        warnings.warn(f"JᵀJ is near-singular ({int((~keep).sum()) + int((~alive).sum())} of {P} directions "
-                      f"not determined by the data): no variance for {len(which)} parameters: "
-                      + ", ".join(which[:6]) + (" ..." if len(which) > 6 else "")
-                      + "; their standard errors are NaN (redundant or unused weights: a smaller network, "
-                      "more data, or training with 'br' helps)", SingularInformationWarning, stacklevel=3)
+        directions = int((~keep).sum()) + int((~alive).sum())
+        warnings.warn(_undetermined(net, determined, directions), SingularInformationWarning, stacklevel=3)
     return inverse, determined, int(keep.sum())
+
+
+def _undetermined(net, determined, directions):
+    """The warning's text: how many directions and which parameters (the first six)."""
+    names, rows, cols = _parameter_labels(net)
+    which = [f"{names[i]}[{rows[i]},{cols[i]}]" if min(rows[i], cols[i]) >= 0
+             else f"{names[i]}[{max(rows[i], cols[i])}]" for i in np.flatnonzero(~determined)]
+    return (f"JᵀJ is near-singular ({directions} of {determined.size} directions not determined by the data): "
+            f"no variance for {len(which)} parameters: " + ", ".join(which[:6]) + (" ..." if len(which) > 6 else "")
+            + "; their standard errors are NaN (redundant or unused weights: a smaller network, more data, or "
+            "training with 'br' helps)")
 
 
 def _method(net, method):
@@ -201,7 +210,7 @@ def _quantile(level, dof):
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     q = 1 - (1 - level) / 2
-    return float(stats.norm.ppf(q) if np.isinf(dof) else stats.t.ppf(q, dof))
+    return float(ndtri(q) if np.isinf(dof) else stdtrit(dof, q))      # normal or Student's t quantile
 
 
 def confidence_intervals(net, X, T, level=0.95, method=None, sample_weight=None, initial=None, rcond=RCOND):
@@ -230,7 +239,7 @@ def confidence_intervals(net, X, T, level=0.95, method=None, sample_weight=None,
     dof = "normal quantiles" if np.isinf(cov.dof) else f"{cov.dof:g} degrees of freedom"
     title = f"{level:.0%} confidence intervals ({cov.method}, σ² = {cov.sigma2:.4g}, {dof})"
     return Table({"parameter": names, "row": rows, "column": cols, "estimate": estimate, "std_error": se,
-                  "lower": estimate - q * se, "upper": estimate + q * se, "determined": cov.identifiable},
+                  "lower": estimate - q * se, "upper": estimate + q * se, "determined": cov.determined},
                  title=title)
 
 
@@ -333,7 +342,7 @@ def _output_variance(net, X, T, cov):
     split = problem.train
     trace = problem.run(split)
     S, steps = split.shape
-    K = sum(net.layers[o].size for o in outputs)
+    K = n_outputs(net)
     y = np.concatenate([data_units(net, o, trace.a[o]) for o in outputs], axis=1).astype(np.float64)
     safe = np.where(np.isnan(cov), 0.0, cov)
     bad = np.isnan(np.diag(cov))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis.importance import Profile, importance as _importance, profile as _profile
+from ..analysis.names import output_index
 from ..analysis.table import Table
 from ._mpl import NEGATIVE, POSITIVE, axes_and_figure, matplotlib
 
@@ -111,9 +112,7 @@ def profile(net, X=None, feature=0, n=100, groups=6, output=0, ax=None, title=No
         if X is None:
             raise ValueError("profile(net, X, feature) needs the data X (the feature's range and the quantiles)")
         result = _profile(net, X, feature, n=n, groups=groups)
-    n_out = result.outputs.shape[2]
-    if isinstance(output, bool) or not isinstance(output, (int, np.integer)) or not 0 <= output < n_out:
-        raise ValueError(f"output must be an output neuron index from 0 to {n_out - 1}, got {output!r}")
+    output = output_index(output, result.outputs.shape[2])
     fig, ax = axes_and_figure(ax, (6.0, 4.2))
     colours = matplotlib.colormaps[cmap](np.linspace(0.0, 0.9, len(result.quantiles)))
     for k, (q, colour) in enumerate(zip(result.quantiles, colours)):

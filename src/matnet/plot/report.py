@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._files import write_atomically
+from ..analysis import analyze
 from . import _html
 from .summary import headline, matrices, structure
 
@@ -168,22 +169,19 @@ def _evaluation(net, data, history=None):
 
 
 def _analysis(net, data):
-    from ..analysis import analyze
     from .analysis import analysis_figures
     X, T = data[:2]
     result = analyze(net, X, T, initial=data[2] if len(data) > 2 else None)
     figures = analysis_figures(net, result, None if net.is_dynamic else X)
     parts = []
     if result.importance is not None:
-        parts.append(result.importance._repr_html_())
+        parts.append(result.importance.to_html())
     parts.append('<div class="row">' + "".join(_picture(fig, alt, max_width="520px")
                                                for fig, alt in figures.values()) + "</div>")
     if result.intervals is not None:
-        determined = int(result.intervals["determined"].sum())
-        parts.append(f"<details><summary>{_html.esc(result.intervals.title)}: {determined} of "
-                     f"{len(result.intervals)} parameters determined; NIC {result.nic:.6g}</summary>"
-                     f"{result.intervals._repr_html_()}</details>")
-    parts.append(result.spectra._repr_html_())
+        parts.append(f"<details><summary>{_html.esc(result.intervals_line())}</summary>"
+                     f"{result.intervals.to_html()}</details>")
+    parts.append(result.spectra.to_html())
     parts += [f'<p class="note">{_html.esc(note)}</p>' for note in result.notes]
     return _section("Analysis", "".join(parts))
 

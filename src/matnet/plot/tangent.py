@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis.names import feature_labels
+from ..analysis.names import feature_index, feature_labels, features
 from ..analysis.tangent import generalized_weights as _generalized_weights
 from ._mpl import NEGATIVE, POSITIVE, axes_and_figure
 
@@ -27,20 +27,14 @@ def generalized_weights(net, X, feature=0, output=0, ax=None, title=None):
     -------
     matplotlib.figure.Figure
     """
-    labels = feature_labels(net)
-    if isinstance(feature, str):
-        if feature not in labels:
-            raise ValueError(f"no input feature {feature!r}; features: {', '.join(labels)}")
-        feature = labels.index(feature)
-    if not 0 <= int(feature) < len(labels):
-        raise ValueError(f"feature must be an index from 0 to {len(labels) - 1}, got {feature}")
-    gw = _generalized_weights(net, X, output)[:, feature]
-    x = (np.hstack([np.asarray(X[k]).reshape(len(gw), -1) for k in net.inputs]) if isinstance(X, dict)
-         else np.asarray(X).reshape(len(gw), -1))[:, feature]
+    feature = feature_index(net, feature)
+    label = feature_labels(net)[feature]
+    gw = _generalized_weights(net, X, output).reshape(-1, len(feature_labels(net)))[:, feature]
+    x = features(net, X)[:, feature]
     fig, ax = axes_and_figure(ax, (5.2, 4.0))
     ax.scatter(x, gw, s=14, c=np.where(gw >= 0, POSITIVE, NEGATIVE), alpha=0.7, edgecolors="none")
     ax.axhline(0, color="0.6", lw=0.8)
-    ax.set_xlabel(labels[feature])
-    ax.set_ylabel(f"generalized weight of {labels[feature]}")
+    ax.set_xlabel(label)
+    ax.set_ylabel(f"generalized weight of {label}")
     ax.set_title(title or f"Generalized weights, output {output}", fontsize=10)
     return fig

@@ -1,8 +1,8 @@
 """Weight forms: a connection's ``W`` held dense, sparse, low rank or as an MPO.
 
 Every form implements the operator protocol of :class:`WeightOperator` (``dot``,
-``rdot``, ``gradient``, ``jacobian``, ``to_dense``, ``singular_values``); :func:`operator` gives the operator
-of any weight, a plain ndarray included (:class:`Dense`).  The compressed forms are
+``rdot``, ``gradient``, ``jacobian``, ``to_dense``, ``singular_values``); :func:`operator`
+gives the operator of any weight, a plain ndarray included (:class:`Dense`).  The compressed forms are
 :class:`WeightRepresentation` s (``arrays`` / ``from_arrays``, their own parameters) and
 compute without forming the dense matrix.  Conversions from a dense matrix: :meth:`Sparse.from_dense`,
 :meth:`LowRank.from_dense` (truncated SVD), :meth:`MPO.from_dense` (TT-SVD).

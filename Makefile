@@ -40,6 +40,7 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/busy_machine.py
 	$(BIN)/python benchmarks/lm_scale.py
 	$(BIN)/python benchmarks/analysis_costs.py
+	$(BIN)/python benchmarks/quantization.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

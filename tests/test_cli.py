@@ -1,4 +1,5 @@
 import csv
+import importlib.util
 import subprocess
 import sys
 
@@ -51,7 +52,8 @@ def test_train_predict_show_explain_export_regression(regression_csv, tmp_path, 
     assert code == 0 and "W[x→h1]  (6, 2)" in stdout and "adjacency A_0" in stdout
     assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, stdout, _ = _run(["explain", out / "model.npz", "--sample", "0.5,0.2"], capsys)
-    assert code == 0 and "x̃ = gain ⊙ (x − xmin) + ymin" in stdout and "h1 = tanh(W[x→h1] · x̃ + b[h1])" in stdout
+    assert code == 0 and "x̃ = gain ⊙ (x − xmin) + ymin" in stdout
+    assert "h1 = tanh(W[x→h1] · x̃ + b[h1])" in stdout
     last = stdout.strip().splitlines()[-1]                 # the scaled model's output, as predict gives it
     assert last == f"Output: y = [{np.round(net(np.array([0.5, 0.2]))[0], 4):g}]", last
     code, stdout, _ = _run(["explain", out / "model.npz", regression_csv, "--row", "3"], capsys)
@@ -449,3 +451,46 @@ def test_analyze_a_classifier_finds_its_label_column(tmp_path, capsys):
     code, _, stderr = _run(["analyze", tmp_path / "c" / "model.npz", path, "--targets", "a,b",
                             "--out", tmp_path / "b"], capsys)
     assert code == 2 and "one target column" in stderr
+
+
+def test_export_as_python_c_and_matlab(regression_csv, tmp_path, capsys):
+    code, _, err = _run(["train", regression_csv, "--hidden", "4", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    model = tmp_path / "o" / "model.npz"
+    net = mn.load(model)
+    X = np.random.default_rng(0).uniform(-1, 1, size=(7, 2))
+    code, out, err = _run(["export", model, "--format", "python", "--out", tmp_path / "plant.py"], capsys)
+    assert code == 0, err
+    assert f"wrote {tmp_path / 'plant.py'}" in out and "W[x→h1]     dense" in out
+    spec = importlib.util.spec_from_file_location("plant", tmp_path / "plant.py")
+    plant = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plant)
+    np.testing.assert_allclose(plant.predict(X), net(X), rtol=1e-13)
+    code, out, err = _run(["export", model, "--format", "c", "--name", "plant", "--out", tmp_path / "c" / "x.c"],
+                          capsys)
+    assert code == 2 and err.count("\n") == 1 and "--out: the folder" in err
+    code, out, err = _run(["export", model, "--format", "c", "--name", "plant", "--out", tmp_path / "p.c"], capsys)
+    assert code == 0, err
+    assert "void plant_predict(const double *x, double *y);" in (tmp_path / "p.h").read_text()
+    code, out, err = _run(["export", model, "--format", "matlab"], capsys)
+    assert code == 0 and (tmp_path / "o" / "model.m").read_text().startswith("function [y1] = model(x1)")
+
+
+def test_export_int8_quantises_a_float_model(regression_csv, tmp_path, capsys):
+    code, _, err = _run(["train", regression_csv, "--hidden", "4", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    model = tmp_path / "o" / "model.npz"
+    code, out, err = _run(["export", model, "--format", "c", "--dtype", "int8", "--out", tmp_path / "q.c"], capsys)
+    assert code == 0, err
+    assert "quantised to 8 bits" in err and "int32" in err          # the report, from the scaling's range
+    source = (tmp_path / "q.c").read_text()
+    assert "static const signed char W_x_h1_q" in source and "long acc" in source
+    code, out, err = _run(["export", model, "--format", "c", "--dtype", "int16", "--calibration", regression_csv,
+                           "--scheme", "symmetric-per-tensor", "--out", tmp_path / "q16.c"], capsys)
+    assert code == 0, err
+    assert "symmetric-per-tensor" in err and "static const short" in (tmp_path / "q16.c").read_text()
+    for argv, message in [(["--format", "python", "--dtype", "int8"], "--dtype applies to --format c only"),
+                          (["--format", "onnx", "--name", "n"], "apply to code (python, c, matlab), not onnx"),
+                          (["--format", "c", "--calibration", regression_csv], "--calibration quantises a float"),
+                          (["--format", "c", "--name", "9lives"], "name must be a letter")]:
+        code, out, err = _run(["export", model, *argv], capsys)
+        assert code == 2 and message in err and err.count("\n") == 1, (argv, err)

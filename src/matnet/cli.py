@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import activations
+from . import activations, compress, export
 from .analysis import analyze
 from .data import prepare_timeseries
 from .data.readers import DataError, is_nnc, read_nnc, read_table, select_columns
@@ -547,9 +547,60 @@ def _export_csv(net, folder):
     return folder
 
 
+_CODE_SUFFIX = {"python": ".py", "c": ".c", "matlab": ".m"}
+
+
+def _export_code(net, args, stem):
+    """``matnet export --format python|c|matlab``: the network as source code."""
+    if args.dtype and args.format != "c":
+        raise UsageError(f"--dtype applies to --format c only, not {args.format}")
+    bits = {getattr(W, "bits", None) for W in net.weights.values()} - {None}
+    dtype = args.dtype or (f"int{max(bits)}" if bits else "double")
+    if dtype in ("int8", "int16") and not bits:
+        net = _quantized(net, args, int(dtype[3:]))
+    elif args.calibration:
+        raise UsageError("--calibration quantises a float model: give it with --dtype int8 or int16")
+    suffix = _CODE_SUFFIX[args.format]
+    target = _out(args.out or (stem.parent / f"{args.name}{suffix}" if args.name else stem.with_suffix(suffix)))
+    name = args.name or None
+    try:
+        if args.format == "python":
+            result = export.to_python(net, target, name=name)
+        elif args.format == "matlab":
+            result = export.to_matlab(net, target, name=name)
+        else:
+            result = export.to_c(net, target, dtype=dtype, name=name)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(result)
+    return 0
+
+
+def _quantized(net, args, bits):
+    """The model quantised to ``bits`` for an integer export: input ranges measured on
+    ``--calibration`` data, or taken from bounded sources without it."""
+    calibration, targets, initial = None, None, None
+    if args.calibration:
+        data = argparse.Namespace(data=args.calibration, inputs=args.inputs, missing=args.missing,
+                                  targets=args.targets)
+        calibration, targets, initial, _ = _analysis_data(net, data)
+    try:
+        quantized = compress.quantize(net, bits=bits, scheme=args.scheme, calibration=calibration,
+                                      initial=initial, targets=targets if net.classes is None else None)
+    except ValueError as e:
+        raise UsageError(f"--dtype int{bits}: {e}".replace("pass calibration data (calibration=X)",
+                                                            "give --calibration DATA")) from None
+    print(quantized.quantization, file=sys.stderr)
+    return quantized
+
+
 def cmd_export(args):
     net = _load_model(args.model)
     stem = Path(args.model).with_suffix("")
+    if args.format in _CODE_SUFFIX:
+        return _export_code(net, args, stem)
+    if args.dtype or args.name or args.calibration:
+        raise UsageError(f"--dtype, --name and --calibration apply to code (python, c, matlab), not {args.format}")
     if args.format == "npz":
         target = _out(args.out or f"{stem}_export.npz")
         net.save(target)
@@ -623,7 +674,8 @@ def cmd_analyze(args):
 # -- the parser ------------------------------------------------------------------------
 
 def _data_options(p):
-    p.add_argument("--inputs", help="input columns: names, 0-based indices or ranges a:b (default: all but the targets)")
+    p.add_argument("--inputs", help="input columns: names, 0-based indices or ranges a:b "
+                   "(default: all but the targets)")
     p.add_argument("--missing", choices=["error", "drop"], default="error",
                    help="rows with a missing value: stop with an error (default) or drop them")
 
@@ -721,10 +773,26 @@ def build_parser():
     p.add_argument("--out", default="matnet-analysis", help="output folder (default matnet-analysis)")
     p.set_defaults(func=cmd_analyze)
 
-    p = command("export", help="write a model as ONNX, .npz or CSV matrices")
+    p = command("export", help="write a model as code (Python, C, MATLAB), ONNX, .npz or CSV matrices",
+                description="Write a model as standalone code that computes its outputs (python: NumPy only; "
+                            "c: a C99 header and source; matlab: a function file that also runs in Octave), "
+                            "or as ONNX, .npz or CSV matrices.")
     p.add_argument("model", help="a model file (.npz) written by matnet")
-    p.add_argument("--format", choices=["onnx", "npz", "csv"], required=True)
-    p.add_argument("--out", help="output file (folder for csv)")
+    p.add_argument("--format", choices=["python", "c", "matlab", "onnx", "npz", "csv"], required=True,
+                   help="python, c, matlab, onnx, npz or csv")
+    p.add_argument("--dtype", choices=list(export.DTYPES),
+                   help="C arithmetic: double (default), float, or the integer products of int8/int16 "
+                        "(a float model is quantised first; default for a quantised model: its bits)")
+    p.add_argument("--name", help="name of the exported function (default: from the output file's name)")
+    p.add_argument("--calibration", metavar="DATA",
+                   help="data whose input ranges set the integer grids when --dtype int8/int16 quantises a "
+                        "float model (default: ranges of min-max scaled inputs and bounded activations)")
+    p.add_argument("--scheme", choices=["symmetric-per-row", "symmetric-per-tensor"], default="symmetric-per-row",
+                   help="weight scales of that quantisation: one per row (default) or per matrix")
+    p.add_argument("--targets", help="target columns of --calibration (the measured outputs of an open-loop "
+                   "NARX model)")
+    _data_options(p)
+    p.add_argument("--out", help="output file (folder for csv; for c the header goes beside it)")
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -4,6 +4,8 @@ network and leaving its argument unchanged.
 * :func:`prune` — sparse weights (CSR with a fixed pattern) by magnitude or at random;
 * :func:`to_low_rank` — ``W = U V`` by truncated SVD (a rank or an energy fraction);
 * :func:`to_mpo` — matrix product operators (tensor trains) by sequential SVD;
+* :func:`quantize` — integer weights and scales for fixed-point hardware
+  (:class:`~matnet.weights.Quantized`), with a :class:`QuantizationReport`;
 * :func:`to_dense` — back to plain matrices;
 * :func:`summary` — parameters and bytes per connection, dense against stored;
 * :class:`GradualPruning` — a ``fit`` callback that prunes step by step while training.
@@ -20,11 +22,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
+from .analysis.table import Table
 from .init import rng as _rng
 from .network import weight_label
-from .weights import MPO, LowRank, Sparse, operator
+from .simulate import predict, predict_classes, record, simulate
+from .weights import MPO, LowRank, Quantized, Sparse, operator
+from .weights.quantized import BITS, SCHEMES
 
-__all__ = ["prune", "to_low_rank", "to_mpo", "to_dense", "summary", "GradualPruning"]
+__all__ = ["prune", "to_low_rank", "to_mpo", "quantize", "QuantizationReport", "to_dense", "summary",
+           "GradualPruning"]
 
 
 def _keys(net, connections):
@@ -141,6 +149,145 @@ def to_mpo(net, in_factors, out_factors, bond_dim, connections=None):
     return _convert(net, keys, convert)
 
 
+def quantize(net, bits=8, scheme="symmetric-per-row", calibration=None, targets=None, initial=None,
+             connections=None):
+    """Integer weights for fixed-point hardware: every (selected) weight becomes a
+    :class:`~matnet.weights.Quantized` form — an ``int8``/``int16`` matrix, its scales,
+    and the step of the grid its input is rounded to — that computes as integer
+    hardware does (integer products, scaled accumulation).  Biases and activations stay
+    in the network's float type.
+
+    Parameters
+    ----------
+    bits : {8, 16}
+    scheme : {"symmetric-per-row", "symmetric-per-tensor"}
+        One weight scale per row (neuron) or one per matrix.
+    calibration : array or dict, optional
+        Data the float network runs on (a batch; input series for a network with
+        delays, with ``initial`` its delay states) to find the range of what each
+        connection reads: its input grid spans ``[-max|x|, max|x|]``.  Without it a
+        connection's range comes from its source: ``[-1, 1]`` for an input with min-max
+        scaling (values beyond the training range are clipped), the activation's
+        output range for a layer (tanh, sigmoid, softmax, ...); any other source needs
+        calibration data.
+    targets : array, optional
+        Targets of ``calibration`` (class labels of a classifier): the report then
+        compares the loss, or the accuracy, of the float and quantised networks.
+    connections : list of ``(source, target)``, optional
+        Default: every connection.
+
+    Returns
+    -------
+    Network
+        The quantised network; ``compression_errors`` holds each weight's relative error
+        ``||W - diag(s) Q|| / ||W||`` and ``quantization`` a :class:`QuantizationReport`.
+    """
+    if bits not in BITS:
+        raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+    if targets is not None and calibration is None:
+        raise ValueError("targets need the calibration data they belong to (calibration=)")
+    keys = _keys(net, connections)
+    ranges = _input_ranges(net, keys, calibration, initial)
+
+    def convert(key, W):
+        step = ranges[key] / (2 ** (bits - 1) - 1) if ranges[key] > 0 else 1.0
+        form = Quantized.from_dense(W, step, bits, scheme)
+        return form, _relative_error(W, form.to_dense())
+    result = _convert(net, keys, convert)
+    result.quantization = _report(net, result, keys, ranges, bits, scheme, calibration, targets, initial)
+    return result
+
+
+def _input_ranges(net, keys, calibration, initial):
+    """``key -> max |x|`` of what each connection reads: measured on ``calibration``, or
+    bounded by the source (min-max scaled input, bounded activation)."""
+    if calibration is not None:
+        trace = record(net, calibration, initial)
+        return {k: float(np.abs(trace.connection_input(net.connections[k])).max(initial=0)) for k in keys}
+    ranges = {}
+    for key in keys:
+        source = key[0]
+        if source in net.inputs:
+            scaling = net.input_scaling.get(source)
+            bound = 1.0 if scaling is not None and scaling.kind == "minmax" else None
+            what = f"input {source!r} (no min-max scaling)"
+        else:
+            activation = net.layers[source].activation
+            bound = max(abs(v) for v in activation.output_range)
+            bound = bound if np.isfinite(bound) else None
+            what = f"layer {source!r} ({activation.name} is unbounded)"
+        if bound is None:
+            raise ValueError(f"{weight_label(key)} reads {what}: its range is unknown; pass calibration data "
+                             "(calibration=X) to measure it")
+        ranges[key] = bound
+    return ranges
+
+
+@dataclass
+class QuantizationReport:
+    """What :func:`quantize` did and what it cost.
+
+    Attributes
+    ----------
+    connections : Table
+        Per quantised connection: ``bits``, ``scheme``, ``error`` (relative error of the
+        weight), ``range`` (max |input|), ``input_step``, ``accumulator`` (the C integer
+        type that cannot overflow).
+    output_error : float or None
+        ``||Y_q - Y|| / ||Y||`` of the outputs on the calibration data.
+    loss, accuracy : dict or None
+        ``{"float": ..., "quantized": ...}`` on the calibration data with its targets: the
+        mean squared error in data units, or the accuracy of a classifier.
+    """
+
+    connections: Table
+    output_error: float | None = None
+    loss: dict | None = None
+    accuracy: dict | None = None
+
+    def __str__(self):
+        lines = [self.connections.to_text()]
+        if self.output_error is not None:
+            lines.append(f"outputs on the calibration data: relative change {self.output_error:.3g}")
+        for name, value in (("mean squared error", self.loss), ("accuracy", self.accuracy)):
+            if value is not None:
+                lines.append(f"{name}: float {value['float']:.6g}, quantized {value['quantized']:.6g}")
+        return "\n".join(lines)
+
+
+def _report(net, result, keys, ranges, bits, scheme, calibration, targets, initial):
+    forms = [result.weights[k] for k in keys]
+    table = Table({"connection": [weight_label(k) for k in keys], "bits": [bits] * len(keys),
+                   "scheme": [scheme] * len(keys), "error": [result.compression_errors[k] for k in keys],
+                   "range": [ranges[k] for k in keys], "input_step": [float(f.input_scale[0]) for f in forms],
+                   "accumulator": [f.accumulator for f in forms]}, title=f"quantised to {bits} bits")
+    report = QuantizationReport(table)
+    if calibration is None:
+        return report
+
+    def outputs(n):
+        Y = predict(n, calibration) if not n.is_dynamic else simulate(n, calibration, initial)[0]
+        return np.concatenate([np.ravel(v) for v in (Y.values() if isinstance(Y, dict) else [Y])])
+    Y, Yq = outputs(net), outputs(result)
+    norm = np.linalg.norm(Y)
+    report.output_error = float(np.linalg.norm(Yq - Y) / norm) if norm else float(np.linalg.norm(Yq))
+    if targets is None:
+        return report
+    if net.classes is not None and not net.is_dynamic:
+        labels = np.asarray(targets).reshape(-1)
+        report.accuracy = {k: float(np.mean(predict_classes(n, calibration) == labels))
+                           for k, n in (("float", net), ("quantized", result))}
+    else:
+        T = np.ravel(np.asarray(targets, dtype=np.float64))
+        if T.size != Y.size:
+            raise ValueError(f"targets have {T.size} values, the network gives {Y.size} outputs on the "
+                             "calibration data")
+        report.loss = {"float": float(np.mean((Y - T) ** 2)), "quantized": float(np.mean((Yq - T) ** 2))}
+    return report
+
+
 def to_dense(net, connections=None):
     """Every (selected) weight back to a plain matrix; a new network."""
     keys = _keys(net, connections)
@@ -155,7 +302,8 @@ def summary(net):
     Returns
     -------
     dict with ``rows`` (one dict per connection: ``connection``, ``form``,
-    ``dense_params``, ``params``, ``dense_bytes``, ``bytes``, ``ratio``, ``error`` (the
+    ``dense_params``, ``params`` (numbers stored: parameters, and a quantised weight's
+    integers), ``dense_bytes``, ``bytes``, ``ratio``, ``error`` (the
     relative error at conversion, None when not converted)), ``total`` (the same
     summed) and ``text`` (a plain table).
     """
@@ -163,7 +311,7 @@ def summary(net):
     for key, W in net.weights.items():
         dense, op = int(np.prod(W.shape)), operator(W)
         rows.append({"connection": weight_label(key), "form": op.kind, "dense_params": dense,
-                     "params": op.n_params, "dense_bytes": dense * net.dtype.itemsize, "bytes": W.nbytes,
+                     "params": op.n_stored, "dense_bytes": dense * net.dtype.itemsize, "bytes": W.nbytes,
                      "error": net.compression_errors.get(key)})
     for row in rows:
         row["ratio"] = row["dense_params"] / max(row["params"], 1)

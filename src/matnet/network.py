@@ -168,6 +168,9 @@ class Network:
         For a network made by a :mod:`matnet.compress` conversion: each converted
         weight's relative Frobenius error ``||W - W'|| / ||W||`` against the matrix it
         was converted from, at conversion (empty otherwise; not kept in files).
+    quantization : QuantizationReport or None
+        For a network made by :func:`matnet.compress.quantize`: what it quantised and
+        what that cost (not kept in files).
 
     Examples
     --------
@@ -204,6 +207,7 @@ class Network:
         self.feedback = {}
         self.feature_names = {}
         self.compression_errors = {}
+        self.quantization = None
 
     # -- structure -------------------------------------------------------------------
     @property

@@ -34,8 +34,8 @@ from .prepare import (as_rows, engine_rows, initial_states, prepare_inputs, prep
                       state_scaling)
 from .weights import combine, operator
 
-__all__ = ["Plan", "Trace", "plan", "run", "forward", "predict", "predict_classes", "simulate", "run_sequences",
-           "predict_ahead", "data_units"]
+__all__ = ["Plan", "Trace", "plan", "run", "forward", "record", "predict", "predict_classes", "simulate",
+           "run_sequences", "predict_ahead", "data_units"]
 
 
 @dataclass(frozen=True)
@@ -340,6 +340,21 @@ def run_sequences(net, inputs, states, n_steps=None):
         shape = (S, int(n_steps)) if net.is_recurrent else (S * int(n_steps), 1)
         trace = run(net, {}, shape, {k: v for k, v in states.items() if k in net.layers})
     trace.inputs = {name: as_rows(v) for name, v in inputs.items()}
+    return trace
+
+
+def record(net, X, initial=None) -> Trace:
+    """Run ``net`` on data and keep everything it computed (network units): a batch for
+    a static network (:func:`forward`), input series for one with delays (``X`` as
+    :func:`simulate`'s ``U``, ``initial`` its delay states)."""
+    if not net.is_dynamic:
+        return forward(net, X)
+    inputs, single = prepare_sequences(net, X)
+    if not inputs:
+        raise ValueError("the network has no inputs: there is no data to run it on")
+    S, T = next(iter(inputs.values())).shape[:2]
+    trace = run_sequences(net, inputs, initial_states(net, initial, S), T)
+    trace.single = single
     return trace
 
 

@@ -58,11 +58,17 @@ class Scaling:
         nonzero = self.scale != 0
         return np.where(nonzero, 1 / np.where(nonzero, self.scale, 1), 0).astype(self.scale.dtype)
 
-    def invert(self, U):
-        """Map network units ``U`` back to data units."""
+    @property
+    def offset(self):
+        """``x`` at ``u = 0`` per feature (a constant feature's value), so that
+        ``invert(U) = U * inverse_scale + offset``."""
         nonzero = self.scale != 0
         offset = np.where(nonzero, -self.shift / np.where(nonzero, self.scale, 1), self.value)
-        return U * self.inverse_scale + offset.astype(self.scale.dtype)
+        return offset.astype(self.scale.dtype)
+
+    def invert(self, U):
+        """Map network units ``U`` back to data units: ``U * inverse_scale + offset``."""
+        return U * self.inverse_scale + self.offset
 
     def astype(self, dtype):
         return Scaling(self.kind, *(a.astype(dtype) for a in (self.scale, self.shift, self.value)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.scaling import Scaling
+from ..network import weight_label
 
 
 def missing_package(module, requirement, extra, error):
@@ -19,6 +20,10 @@ def check_static(net, what):
                          f"({', '.join(delayed)}); run it over time in matnet instead")
     if not net.inputs:
         raise ValueError(f"{what} needs a network with at least one input")
+    for key, W in net.weights.items():
+        if getattr(W, "kind", None) == "quantized":
+            raise ValueError(f"{weight_label(key)} is quantised: {what} would drop the rounding of its input; "
+                             "write the network as code (matnet.export) or dequantise it (compress.to_dense)")
     for layer in net.layers.values():
         if not layer.activation.builtin:
             raise ValueError(f"layer {layer.name!r} uses the custom activation {layer.activation.name!r}, "
@@ -38,13 +43,6 @@ def is_chain(net):
             return False
         previous = name
     return True
-
-
-def inverse_form(scaling):
-    """``(inverse_scale, offset)`` with ``scaling.invert(U) == U * inverse_scale + offset``."""
-    nonzero = scaling.scale != 0
-    offset = np.where(nonzero, -scaling.shift / np.where(nonzero, scaling.scale, 1), scaling.value)
-    return scaling.inverse_scale, offset.astype(scaling.scale.dtype)
 
 
 def scaling_from_inverse(inverse_scale, offset, kind="minmax", value=None, dtype=np.float64):

@@ -47,7 +47,7 @@ from .. import activations
 from .._files import write_atomically
 from ..data.scaling import KINDS, Scaling
 from ..network import Network
-from ._common import check_static, inverse_form, missing_package, scaling_from_inverse
+from ._common import check_static, missing_package, scaling_from_inverse
 
 try:
     import onnx
@@ -198,7 +198,7 @@ class _Exporter:
         scaling = self.net.output_scaling.get(name)
         if scaling is None:
             return
-        inverse, offset = inverse_form(scaling)
+        inverse, offset = scaling.inverse_scale, scaling.offset
         mul = self.node("Mul", [value, self.constant(f"scaling/outputs/{name}/inverse_scale", inverse)],
                         f"/{name}/unscaled_mul", f"/{name}/unscale")
         self.node("Add", [mul, self.constant(f"scaling/outputs/{name}/offset", offset)], name,

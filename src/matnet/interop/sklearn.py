@@ -26,7 +26,7 @@ import numpy as np
 from .. import activations
 from ..io import load, save
 from ..network import Network, mlp
-from ._common import check_static, inverse_form, is_chain, missing_package
+from ._common import check_static, is_chain, missing_package
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -175,7 +175,7 @@ def _folded(net, order, fold_scaling):
     if scaled_out is not None:
         if net.layers[order[-1]].activation.name != "linear":
             raise ValueError("only the output scaling of a linear output layer can be folded into its weights")
-        inverse, offset = inverse_form(scaled_out)    # (W a + b) * inv + off
+        inverse, offset = scaled_out.inverse_scale, scaled_out.offset    # (W a + b) * inv + off
         weights[-1] = weights[-1] * inverse[:, None]
         biases[-1] = biases[-1] * inverse + offset
     return weights, biases

@@ -29,7 +29,7 @@ import numpy as np
 from .. import activations
 from ..data.scaling import Scaling
 from ..network import Network
-from ._common import check_static, inverse_form, is_chain, missing_package, scaling_from_inverse
+from ._common import check_static, is_chain, missing_package, scaling_from_inverse
 
 try:
     import torch
@@ -174,7 +174,7 @@ def _affines(net):
               for k, s in net.input_scaling.items() if k in net.inputs}
     outputs = {}
     for k, s in net.output_scaling.items():
-        inverse, offset = inverse_form(s)
+        inverse, offset = s.inverse_scale, s.offset
         outputs[k] = Affine(_tensor(inverse), _tensor(offset), s.kind, _tensor(s.value))
     return inputs, outputs
 

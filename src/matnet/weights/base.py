@@ -73,6 +73,12 @@ class WeightOperator:
         """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
         raise NotImplementedError
 
+    @property
+    def n_stored(self):
+        """Numbers the form stores: its parameters, and fixed values that are not
+        parameters (a quantised weight's integers)."""
+        return self.n_params
+
     def entries(self):
         """``(rows, columns, values)`` of the entries the weight holds (every entry of a
         dense or factorised matrix; a sparse one's pattern): the edges of the graph."""

@@ -494,3 +494,18 @@ def test_export_int8_quantises_a_float_model(regression_csv, tmp_path, capsys):
                           (["--format", "c", "--name", "9lives"], "name must be a letter")]:
         code, out, err = _run(["export", model, *argv], capsys)
         assert code == 2 and message in err and err.count("\n") == 1, (argv, err)
+
+
+def test_show_and_export_compressed_models(regression_csv, tmp_path, capsys):
+    from matnet import compress
+    code, _, err = _run(["train", regression_csv, "--hidden", "6", "--epochs", "20", "--out", tmp_path / "o"], capsys)
+    net = mn.load(tmp_path / "o" / "model.npz")
+    compress.prune(net, 0.5, connections=[("x", "h1")]).save(tmp_path / "sparse.npz")
+    compress.quantize(net, 8).save(tmp_path / "q.npz")
+    code, out, err = _run(["show", tmp_path / "sparse.npz", "--matrices"], capsys)
+    assert code == 0, err
+    assert "W[x→h1]: 12 weights, sparse: 6 numbers stored" in out and "W[h1→y]: 6 weights\n" in out
+    code, out, err = _run(["show", tmp_path / "q.npz", "--matrices"], capsys)
+    assert code == 0 and "W[x→h1]: 12 weights, quantized: 18 numbers stored" in out, err
+    code, out, err = _run(["export", tmp_path / "q.npz", "--format", "c"], capsys)      # int8 from the model
+    assert code == 0 and "static const signed char" in (tmp_path / "q.c").read_text(), err

@@ -271,6 +271,10 @@ def test_c_export_refuses_what_it_cannot_write(tmp_path):
         export.to_c(net, tmp_path / "a.c", dtype="int4")
     with pytest.raises(ValueError, match="name must be"):
         export.to_c(net, tmp_path / "a.c", name="2fast")
+    with pytest.raises(ValueError, match=r"a\.py: the file must end with \.c"):
+        export.to_c(net, tmp_path / "a.py")
+    assert export.to_python(net, tmp_path / "b").files == [tmp_path / "b.py"]
+    (tmp_path / "b.py").unlink()
     assert not list(tmp_path.iterdir())
 
 

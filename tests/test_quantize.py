@@ -176,3 +176,17 @@ def test_gradient_through_a_quantised_first_connection_is_exact():
     q = compress.quantize(net, 8, calibration=X, connections=[("x", "h1")])
     report = mn.check_gradient(q, X, T)
     assert report["max_absolute_error"] / np.abs(report["gradient"]).max() < 1e-7
+
+
+def test_explain_shows_the_input_on_the_grid_the_product_reads():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(50, 2))
+    net = mn.mlp([2, 3, 1], seed=0)
+    q = compress.quantize(net, 8, calibration=X)
+    text = q.explain(X[0])
+    assert "W[x→h1] · round(x) + b[h1]" in text and "round(h1) =" in text
+    form = q.weights["x", "h1"]
+    used = form.reads(X[:1])
+    np.testing.assert_allclose(used @ form.to_dense().T, form.dot(X[:1]), rtol=1e-13)
+    assert np.abs(used - X[:1]).max() <= form.input_scale[0] / 2
+    assert mn.weights.operator(np.eye(2)).reads(X) is X

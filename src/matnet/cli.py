@@ -27,6 +27,7 @@ from .io import load
 from .losses import LOSSES
 from .network import mlp, narx
 from .threads import threads
+from .weights import operator
 from .train import ALGORITHMS
 from .train.constraints import check_option
 
@@ -473,14 +474,16 @@ def cmd_show(args):
     if net.classes is not None:
         print(f"  classes: {', '.join(map(str, net.classes))}")
     for c in net.connections.values():
-        print(f"  {c.label}: {net.weights[c.key].size} weights")
+        op = operator(net.weights[c.key])
+        stored = "" if op.kind == "dense" else f", {op.kind}: {op.n_stored} numbers stored"
+        print(f"  {c.label}: {np.prod(op.shape)} weights{stored}")
     if net.training:
         t = net.training
         print(f"trained with {t.get('algorithm')}: {t.get('epochs')} epochs, best {t.get('best_epoch')}, "
               f"stopped: {t.get('stop_reason')}")
     if args.matrices:
         for key, W in net.weights.items():
-            print(_matrix_text(f"W[{key[0]}→{key[1]}]", W))
+            print(_matrix_text(f"W[{key[0]}→{key[1]}]", np.asarray(W)))
         for name, b in net.biases.items():
             print(_matrix_text(f"b[{name}]", b))
     if args.adjacency:

@@ -164,7 +164,13 @@ def _layer(net, step, trace, i, writer):
         terms.append(f"{label} · {source}")
         shapes.append(f"({W.shape[0]}×{W.shape[1]})·({W.shape[1]}×1)")
         blocks.append(writer.matrix(label, W))
-        blocks.append(writer.matrix(source, trace.connection_input(c)[i][:, None]))
+        x = trace.connection_input(c)[i:i + 1]
+        used = op.reads(x)
+        if used is not x:                          # a quantised weight reads x on its grid
+            blocks.append(writer.matrix(source, x.T))
+            source = f"round({source})"
+            terms[-1] = f"{label} · {source}"
+        blocks.append(writer.matrix(source, used.T))
     if step.bias:
         terms.append(writer.bias(step.layer))
         shapes.append(f"({size}×1)")

@@ -58,8 +58,14 @@ def header(prog, language, float_bytes=8, comment=""):
 
 
 def _target(path, suffix):
+    """``path`` with ``suffix`` added when it has none; another suffix is refused (never
+    silently replaced: that could overwrite another file)."""
     path = Path(path)
-    return path if path.suffix == suffix else path.with_suffix(suffix)
+    if path.suffix == suffix:
+        return path
+    if path.suffix:
+        raise ValueError(f"{path}: the file must end with {suffix}")
+    return path.with_name(path.name + suffix)
 
 
 def to_python(net, path, name=None):

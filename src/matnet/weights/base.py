@@ -11,7 +11,8 @@ analysis use nothing else — they never ask which form a weight has:
 * ``jacobian(X, D)`` — the same per sample and seed: ``D`` ``(K, batch, n_out)`` gives
   ``(batch, K, n_params)``, the weight's columns of a Jacobian;
 * ``to_dense()`` — the ``(n_out, n_in)`` matrix, for pictures, export and checks;
-  ``entries()`` — the entries it holds, as the edges of a graph;
+  ``entries()`` — the entries it holds, as the edges of a graph; ``reads(X)`` — what
+  the product uses of ``X`` (``X`` itself; a quantised weight's input rounded onto its grid);
 * ``singular_values(k=None)`` — the singular values of ``W``, descending, float64
   (``(min(n_out, n_in),)``; the largest ``k`` when ``k`` is given), for the spectra
   of :mod:`matnet.analysis`.  By default the SVD of ``to_dense()``; ``LowRank`` never
@@ -72,6 +73,11 @@ class WeightOperator:
     def to_dense(self):
         """The dense ``(n_out, n_in)`` matrix (for pictures, export and checks)."""
         raise NotImplementedError
+
+    def reads(self, X):
+        """What the product uses of ``X`` ``(batch, n_in)``: ``dot(X) == reads(X) @ W.T``
+        (``X`` itself, but for a quantised weight, which rounds it onto a grid)."""
+        return X
 
     @property
     def n_stored(self):

@@ -173,6 +173,10 @@ class Quantized(WeightRepresentation):
         grid = np.floor(X * self.input_inverse + X.dtype.type(0.5))
         return np.clip(grid, -self.qmax, self.qmax, out=grid)
 
+    def reads(self, X):
+        """``X`` rounded onto the input grid, in its units: ``quantize_input(X) * input_scale``."""
+        return self.quantize_input(np.asarray(X, dtype=self.dtype)) * self.input_scale[0]
+
     def accumulate(self, X):
         """The integer accumulator ``X_q @ Q.T`` ``(batch, n_out)`` (exact, as float64)."""
         if self._qT is None:

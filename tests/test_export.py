@@ -237,8 +237,10 @@ def piecewise_linear(seed=0):
 @needs_gcc
 @pytest.mark.parametrize("bits", [8, 16])
 @pytest.mark.parametrize("scheme", ["symmetric-per-row", "symmetric-per-tensor"])
-def test_quantised_c_matches_the_quantized_form_bit_for_bit(bits, scheme, tmp_path):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_quantised_c_matches_the_quantized_form_bit_for_bit(bits, scheme, dtype, tmp_path):
     net, X = piecewise_linear()
+    net, X = net.astype(dtype), X.astype(dtype)
     q = compress.quantize(net, bits, scheme, calibration=X[:500])
     source = export.to_c(q, tmp_path / "net.c", dtype=f"int{bits}").files[1].read_text()
     integer = "signed char" if bits == 8 else "short"

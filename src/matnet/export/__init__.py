@@ -21,7 +21,10 @@ from pathlib import Path
 from .._files import write_atomically
 from .program import Program, check_name, program
 
-__all__ = ["to_python", "to_c", "to_matlab", "Export", "program", "Program"]
+__all__ = ["to_python", "to_c", "to_matlab", "Export", "program", "Program", "DTYPES"]
+
+#: The arithmetic a C export may use.
+DTYPES = ("double", "float", "int8", "int16")
 
 
 @dataclass
@@ -42,7 +45,7 @@ def _version():
         return "unknown"
 
 
-def header(prog, language, float_bytes=8, comment=""):
+def header(prog, language, float_bytes=8):
     """The text at the top of a written file: what it is, its conventions, the manifest."""
     lines = [f"{prog.name}: a matnet network written as {language} by matnet {_version()}.", ""]
     lines.append("Inputs (data units, scaling inside): " + ", ".join(f"{p.name} ({p.size})" for p in prog.inputs))
@@ -54,7 +57,7 @@ def header(prog, language, float_bytes=8, comment=""):
                      + ("; recurrent (outputs fed back)" if prog.recurrent else ""))
     lines += ["Weights W are (n_out, n_in): rows receive, columns send; z = W x + b, a = f(z).", ""]
     lines += prog.manifest(float_bytes).to_text().splitlines()
-    return "\n".join(comment + line if line else comment.rstrip() for line in lines)
+    return "\n".join(lines)
 
 
 def _target(path, suffix):
@@ -66,6 +69,15 @@ def _target(path, suffix):
     if path.suffix:
         raise ValueError(f"{path}: the file must end with {suffix}")
     return path.with_name(path.name + suffix)
+
+
+def _write(path, text):
+    write_atomically(path, lambda f: f.write(text), binary=False)
+
+
+def _stem(path):
+    stem = re.sub(r"\W", "_", Path(path).stem, flags=re.ASCII)
+    return stem if stem[:1].isalpha() else f"net_{stem}"
 
 
 def to_python(net, path, name=None):
@@ -94,16 +106,6 @@ def to_python(net, path, name=None):
     return Export([path], prog.manifest(prog.dtype.itemsize))
 
 
-def _write(path, text):
-    write_atomically(path, lambda f: f.write(text), binary=False)
-
-
-def _stem(path):
-    stem = re.sub(r"\W", "_", Path(path).stem, flags=re.ASCII)
-    return stem if stem[:1].isalpha() else f"net_{stem}"
-
-
-DTYPES = ("double", "float", "int8", "int16")
 
 
 def to_c(net, path, dtype="double", name=None):

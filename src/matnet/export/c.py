@@ -193,7 +193,8 @@ class _Writer:
                  *layer_lines(self.p, spell), "}"]
         return "\n".join(lines) + "\n"
 
-    def scale(self, ports, prefix, src, dst, vector):
+    def scale(self, ports, prefix, src, dst):
+        """Lines writing each port's values ``src(port)`` into ``dst``, through its affine map."""
         lines = []
         for port in ports:
             o, n = port.offset, port.size
@@ -249,8 +250,8 @@ def c_sources(program, header, T="double", header_file=None):
         if step.bias is not None:
             c += [f"/* b[{step.name}] */\n", w.array(f"b_{step.ident}", step.bias)]
     c += ["\n", w.layers(), "\n"]
-    inputs = w.scale(program.inputs, "in", lambda p: f"(x + {p.offset})", "u", "x")
-    outputs = w.scale(program.outputs, "out", lambda p: f"(a + {w.layer_offset[p.name]})", "y", "y")
+    inputs = w.scale(program.inputs, "in", lambda p: f"(x + {p.offset})", "u")
+    outputs = w.scale(program.outputs, "out", lambda p: f"(a + {w.layer_offset[p.name]})", "y")
     if program.dynamic:
         c += [_init(program, w, T), "\n", f"void {name}_step({name}_state *s, const {T} *x, {T} *y)\n{{\n",
               f"    {T} u[{max(program.n_inputs, 1)}], a[{w.n_layers}];\n",

@@ -135,7 +135,7 @@ def _static(program, header):
     doc += [f"  y{k + 1}: Q x {p.size}, output {p.name}" for k, p in enumerate(program.outputs)]
     lines = [f"function [{outs}] = {program.name}({ins})\n", _comment(doc + [""] + header.splitlines()), "\n",
              _constants(program)]
-    lines.append(f"Q = size(x1, 1);  % samples (rows)\n")
+    lines.append("Q = size(x1, 1);  % samples (rows)\n")
     for k, p in enumerate(program.inputs):
         lines.append(f"u_{p.ident} = {_scaled('in', p, f'x{k + 1}.' + chr(39))};\n")
     lines.append(_layers(program, ""))

@@ -80,7 +80,7 @@ class Term:
     @property
     def numbers(self):
         """How many numbers the written form stores."""
-        return sum(int(np.size(a)) for name, a in self.arrays.items() if isinstance(a, np.ndarray))
+        return sum(int(np.size(a)) for a in self.arrays.values() if isinstance(a, np.ndarray))
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,7 @@ class Program:
         (floats of ``float_bytes``; integer matrices of their own width; indices int32)."""
         def size(t):
             total = 0
-            for name, a in t.arrays.items():
+            for a in t.arrays.values():
                 if isinstance(a, np.ndarray):
                     total += a.size * (a.itemsize if a.dtype.kind in "iu" else float_bytes)
             return total

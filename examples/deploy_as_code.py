@@ -41,7 +41,7 @@ def main():
     X = rng.uniform(-1, 1, size=(500, 2))
     T = np.sin(3 * X[:, :1]) * X[:, 1:]
     net = mn.mlp([2, 10, 1], seed=0)
-    net.fit(X, T, algorithm="lm", epochs=100, progress=False)
+    net.fit(X, T, algorithm="lm", epochs=100, seed=0, progress=False)
 
     print(export.to_python(net, out / "plant.py"))
     spec = importlib.util.spec_from_file_location("plant", out / "plant.py")

@@ -140,11 +140,12 @@ C_MAIN = r'''
 #include <stdio.h>
 #include "%(name)s.h"
 int main(void) {
-    %(T)s x[%(NAME)s_N_INPUTS], y[%(NAME)s_N_OUTPUTS];
+    %(T)s x[%(NAME)s_N_INPUTS + 1], y[%(NAME)s_N_OUTPUTS];    /* + 1: a network may have no inputs */
     double v;
     %(init)s
     for (;;) {
-        for (int j = 0; j < %(NAME)s_N_INPUTS; j++) { if (scanf("%%la", &v) != 1) return 0; x[j] = (%(T)s)v; }
+        if (scanf("%%la", &v) != 1) return 0;                  /* each row starts with a marker */
+        for (int j = 0; j < %(NAME)s_N_INPUTS; j++) { if (scanf("%%la", &v) != 1) return 1; x[j] = (%(T)s)v; }
         %(call)s
         for (int k = 0; k < %(NAME)s_N_OUTPUTS; k++) printf("%%a ", (double)y[k]);
         printf("\n");
@@ -167,7 +168,7 @@ def run_c(net, rows, folder, dtype="double", initial=None, name="net"):
     (folder / "main.c").write_text(C_MAIN % dict(name=name, NAME=name.upper(), T=T, init=init, call=call))
     subprocess.run([GCC, *C_FLAGS, "-o", str(folder / "prog"), str(folder / "main.c"), str(folder / f"{name}.c"),
                     "-lm"], check=True, capture_output=True, text=True)
-    text = "\n".join(" ".join(float(v).hex() for v in row) for row in rows)
+    text = "\n".join(" ".join(["0x0p+0", *(float(v).hex() for v in row)]) for row in rows)
     out = subprocess.run([str(folder / "prog")], input=text, capture_output=True, text=True, check=True).stdout
     return np.array([[float.fromhex(v) for v in line.split()] for line in out.strip().splitlines()])
 
@@ -280,13 +281,35 @@ def test_c_export_refuses_what_it_cannot_write(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_export_refuses_custom_activations_and_networks_without_inputs(tmp_path):
+def test_export_refuses_custom_activations(tmp_path):
     net = mn.mlp([2, 3, 1], activation=(np.sin, np.cos))
     with pytest.raises(ValueError, match="layer 'h1' uses the activation 'sin'"):
         export.to_python(net, tmp_path / "a.py")
-    with pytest.raises(ValueError, match="at least one input.*open_loop"):
-        export.to_matlab(mn.nar([1, 2], [3], seed=0, loop="closed"), tmp_path / "a.m")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_network_without_inputs_runs_free_from_its_states(tmp_path):
+    """A closed-loop NAR network: no inputs, only its fed-back output's delay states."""
+    net = mn.nar([1, 2], [4], seed=0, loop="closed")
+    net.output_scaling["y"] = mn.data.scaling.minmax(np.array([[-2.0], [3.0]]))
+    initial = {"y": np.array([[0.3], [-0.2]])}
+    Y, final = net.simulate(None, initial=initial, n_steps=50)
+    m = load_module(export.to_python(net, tmp_path / "nar.py").files[0])
+    Ym, final_m = m.simulate(None, initial, n_steps=50)
+    np.testing.assert_allclose(Ym, Y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(final_m["y"], final["y"], rtol=1e-12)
+    with pytest.raises(ValueError, match="needs n_steps"):
+        m.simulate(None, initial)
+    if GCC:
+        got = run_c(net, np.zeros((50, 0)), tmp_path, "double", flat_states(net, initial))
+        np.testing.assert_allclose(got, Y, rtol=1e-12, atol=1e-14)
+    if OCTAVE:
+        export.to_matlab(net, tmp_path / "nar.m")
+        script = ("Ai = cell(2, 2); Ai{2, 1} = 0.3; Ai{2, 2} = -0.2; [Y, Xf, Af] = nar(cell(0, 50), cell(0, 0), Ai);"
+                  "dlmwrite('y.txt', cell2mat(Y'), 'precision', '%.17g');")
+        subprocess.run([OCTAVE, "--no-gui", "--quiet", "--no-init-file", "--eval", script], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+        np.testing.assert_allclose(np.loadtxt(tmp_path / "y.txt"), Y.ravel(), rtol=1e-12, atol=1e-14)
 
 
 def test_manifest_gives_forms_and_sizes(tmp_path):

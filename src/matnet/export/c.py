@@ -9,7 +9,7 @@ The header declares, for a network ``NAME``::
     void NAME_step(NAME_state *s, const T *x, T *y);      one time step
 
 ``x`` holds every input's features side by side (``NAME_N_INPUTS``, inputs in the
-network's order), ``y`` every output layer's (``NAME_N_OUTPUTS``), both in data units.
+network's order; unused by a network without inputs, which runs free from its states), ``y`` every output layer's (``NAME_N_OUTPUTS``), both in data units.
 The state holds, for each source read with delay (inputs, then layers in topological
 order), its last ``d`` values oldest first, in network units; ``initial`` has the same
 layout in data units, as ``net.simulate(U, initial)`` takes them.
@@ -250,7 +250,8 @@ def c_sources(program, header, T="double", header_file=None):
         if step.bias is not None:
             c += [f"/* b[{step.name}] */\n", w.array(f"b_{step.ident}", step.bias)]
     c += ["\n", w.layers(), "\n"]
-    inputs = w.scale(program.inputs, "in", lambda p: f"(x + {p.offset})", "u")
+    inputs = w.scale(program.inputs, "in", lambda p: f"(x + {p.offset})", "u") or \
+        ["    u[0] = 0; (void)x;    /* the network has no inputs */"]
     outputs = w.scale(program.outputs, "out", lambda p: f"(a + {w.layer_offset[p.name]})", "y")
     if program.dynamic:
         c += [_init(program, w, T), "\n", f"void {name}_step({name}_state *s, const {T} *x, {T} *y)\n{{\n",

@@ -9,7 +9,7 @@ the file.  Samples are rows, as in matnet: ``x`` is ``Q x n``.
   output layer (``Q x n``);
 * a network with delays: ``[Y, Xf, Af] = NAME(X, Xi, Ai)``, cell arrays over time as
   ``genFunction`` writes them: ``X{i, ts}`` is input ``i`` at step ``ts`` (``Q x n``, ``Q``
-  series), ``Y{k, ts}`` output ``k``; ``Xi{i, j}`` and ``Ai{l, j}`` the delay states of
+  series; a network without inputs takes ``cell(0, TS)``), ``Y{k, ts}`` output ``k``; ``Xi{i, j}`` and ``Ai{l, j}`` the delay states of
   inputs and layers (``j = 1`` the oldest of the largest delay; data units for inputs
   and scaled outputs, as ``net.simulate``'s ``initial``; omitted ones are zeros), ``Xf``
   and ``Af`` the final states in the same layout.
@@ -161,9 +161,12 @@ def _dynamic(program, header):
            "  Xf, Af: the final delay states, as Xi and Ai (data units for inputs and scaled outputs)"]
     lines = [f"function [Y, Xf, Af] = {name}(X, Xi, Ai)\n", _comment(doc + [""] + header.splitlines()), "\n",
              _constants(program),
-             "TS = size(X, 2);\n", "Q = size(X{1, 1}, 1);  % series (rows)\n",
+             "TS = size(X, 2);  % steps (a network without inputs: X = cell(0, TS))\n",
              f"if nargin < 2, Xi = cell({len(inputs)}, {Di}); end\n",
-             f"if nargin < 3, Ai = cell({len(layers)}, {Dl}); end\n"]
+             f"if nargin < 3, Ai = cell({len(layers)}, {Dl}); end\n",
+             "Q = size(X{1, 1}, 1);  % series (rows)\n" if inputs else
+             "Q = 1;  % series (rows), from the states\nk = find(~cellfun(@isempty, Ai), 1);\n"
+             "if ~isempty(k), Q = size(Ai{k}, 1); end\n"]
     for s in program.states:
         k, D, cells = _slot(program, s.name), (Di if _is_input(program, s.name) else Dl), \
             ("Xi" if _is_input(program, s.name) else "Ai")

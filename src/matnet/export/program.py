@@ -204,9 +204,8 @@ def program(net, name="net"):
     ValueError
         For a network without inputs or with a custom activation (named).
     """
-    if not net.inputs:
-        raise ValueError("export needs a network with at least one input; a closed-loop NAR network has none: "
-                         "export its open loop (net.open_loop()) and feed its outputs back")
+    if not net.inputs and not net.is_dynamic:
+        raise ValueError("export needs a network with inputs or delay states")
     for layer in net.layers.values():
         if layer.activation.name not in ACTIVATIONS or not layer.activation.builtin:
             raise ValueError(f"layer {layer.name!r} uses the activation {layer.activation.name!r}, which export "

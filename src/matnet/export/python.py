@@ -5,8 +5,8 @@ The file holds every matrix as an exact literal and the functions a user calls:
 * ``predict(X)`` — a static network's outputs for a batch ``(n_samples, n)`` (a dict by
   input name for several inputs; one 1-D sample gives a 1-D output), as ``net(X)``;
   ``predict_classes(X)`` for a classifier;
-* for a network with delays, ``simulate(U, initial=None) -> (Y, final)`` as
-  ``net.simulate``, and the step it repeats: ``state = initial_state(initial, n_series)``,
+* for a network with delays, ``simulate(U, initial=None, n_steps=None) -> (Y, final)``
+  as ``net.simulate`` (``n_steps`` for a network without inputs), and the step it repeats: ``state = initial_state(initial, n_series)``,
   then ``y, state = step(state, x)`` per time step, the delay state explicit (a dict
   ``name -> (n_series, d, n)``, network units, oldest value first).
 
@@ -77,6 +77,11 @@ def _inputs(X, ndim, what="inputs"):
     return u, single == {True}
 
 
+def _n_rows(u, state):
+    """Samples (or series) of one step: from the inputs, or the states without inputs."""
+    return next(iter(u.values())).shape[0] if u else next(iter(state.values())).shape[0]
+
+
 def _outputs(a, single):
     out = {}
     for name, ident in OUTPUT_IDENT.items():
@@ -144,20 +149,28 @@ def _advance(state, u, a):
     return new
 
 
-def step(state, x):
+def step(state, x=None):
     """One time step: x (n_series, n) or one series' (n,) (a dict for several inputs),
-    data units.  Returns (y, new_state)."""
-    u, single = _inputs(x, 2, "x")
+    data units; none for a network without inputs.  Returns (y, new_state)."""
+    u, single = _inputs(x, 2, "x") if INPUTS else ({}, False)
     a = _layers(u, state)
     return _outputs(a, single), _advance(state, u, a)
 
 
-def simulate(U, initial=None):
+def simulate(U=None, initial=None, n_steps=None):
     """Run over time: U (n_steps, n) or (n_series, n_steps, n) (a dict for several
-    inputs), data units.  Returns (Y, final) as matnet's simulate: the outputs over
-    time and the final delay states (data units, usable as initial)."""
-    u, single = _inputs(U, 3, "input series")
-    S, T = next(iter(u.values())).shape[:2]
+    inputs), data units; a network without inputs runs n_steps from its initial states.
+    Returns (Y, final) as matnet's simulate: the outputs over time and the final delay
+    states (data units, usable as initial)."""
+    if INPUTS:
+        u, single = _inputs(U, 3, "input series")
+        S, T = next(iter(u.values())).shape[:2]
+    elif n_steps is None:
+        raise ValueError("a network without inputs needs n_steps")
+    else:
+        given = [np.asarray(v) for v in (initial or {}).values()]
+        u, S, T = {}, max([v.shape[0] for v in given if v.ndim == 3] or [1]), int(n_steps)
+        single = all(v.ndim == 2 for v in given)
     state = initial_state(initial, S)
     steps = []
     for t in range(T):
@@ -248,7 +261,7 @@ def _layers(program, functions):
         if what in ("first", "term"):
             product = _product(term, _reads(program, term))
             return [f"    z = {product}" if what == "first" else f"    z = z + {product}"]
-        return {"begin": [], "zeros": [f"    z = np.zeros((next(iter(u.values())).shape[0], {step.size}), DTYPE)"],
+        return {"begin": [], "zeros": [f"    z = np.zeros((_n_rows(u, state), {step.size}), DTYPE)"],
                 "bias": [f"    z += b_{step.ident}"],
                 "activation": [f"    a[{step.ident!r}] = {functions[step.activation]}(z)"]}[what]
     lines = ["", "", "def _layers(u, state):",

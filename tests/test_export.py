@@ -322,7 +322,34 @@ def test_manifest_gives_forms_and_sizes(tmp_path):
     text = result.files[0].read_text()
     assert "W[h1→y]     lowrank" in text                   # the manifest heads the header file
     mpo = compress.to_mpo(mn.mlp([4, 6], seed=0), (2, 2), (2, 3), 2)
-    assert export.to_python(mpo, tmp_path / "p.py").manifest.rows()[0]["written"] == "dense"
+    row = export.to_python(mpo, tmp_path / "p.py").manifest.rows()[0]
+    assert row["written"] == "mpo" and row["numbers"] == 1 * 2 * 2 * 2 + 2 * 3 * 2 * 1
+
+
+def test_a_three_core_matrix_product_operator_in_every_language(tmp_path):
+    """Cores contracted one after another, never the dense matrix, in Python, C and MATLAB."""
+    net = mn.Network(seed=0)
+    net.add_input("x", 8)
+    net.add_layer("h", 12, activation="tanh")
+    net.add_layer("y", 2, activation="linear")
+    net.connect("x", "h")
+    net.connect("h", "y")
+    net = compress.to_mpo(net, (2, 2, 2), (2, 3, 2), 3, connections=[("x", "h")])
+    X = np.random.default_rng(0).normal(size=(40, 8))
+    Y = net(X)
+    m = load_module(export.to_python(net, tmp_path / "tt.py").files[0])
+    np.testing.assert_allclose(m.predict(X), Y, rtol=1e-12, atol=1e-14)
+    source = export.to_c(net, tmp_path / "tt.c").files[1].read_text()
+    assert "W_x_h_core2" in source and "W_x_h[" not in source       # the cores, not a dense W
+    if GCC:
+        np.testing.assert_allclose(run_c(net, X, tmp_path), Y, rtol=1e-12, atol=1e-14)
+    if OCTAVE:
+        export.to_matlab(net, tmp_path / "tt.m")
+        np.savetxt(tmp_path / "x.txt", X, fmt="%.17g")
+        subprocess.run([OCTAVE, "--no-gui", "--quiet", "--no-init-file", "--eval",
+                        "dlmwrite('y.txt', tt(load('x.txt')), 'precision', '%.17g');"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+        np.testing.assert_allclose(np.loadtxt(tmp_path / "y.txt", delimiter=","), Y, rtol=1e-12, atol=1e-14)
 
 
 # -- MATLAB / Octave -------------------------------------------------------------------

@@ -8,8 +8,8 @@ Each writes the same :class:`~matnet.export.program.Program` (what the engine co
 step by step, with every number it uses) and returns an :class:`Export`: the files
 written and the manifest (each connection's form as held and as written, its size).
 Every weight keeps its form: sparse weights as CSR arrays, low-rank ones as ``U (V x)``,
-quantised ones as integer matrices with integer products; a matrix product operator is
-written as its dense matrix.
+matrix product operators as their cores contracted one after another, quantised ones as
+integer matrices with integer products.
 """
 from __future__ import annotations
 

@@ -9,11 +9,14 @@ The header declares, for a network ``NAME``::
     void NAME_step(NAME_state *s, const T *x, T *y);      one time step
 
 ``x`` holds every input's features side by side (``NAME_N_INPUTS``, inputs in the
-network's order; unused by a network without inputs, which runs free from its states), ``y`` every output layer's (``NAME_N_OUTPUTS``), both in data units.
+network's order; unused by a network without inputs, which runs free from its states),
+``y`` every output layer's (``NAME_N_OUTPUTS``), both in data units.
 The state holds, for each source read with delay (inputs, then layers in topological
 order), its last ``d`` values oldest first, in network units; ``initial`` has the same
 layout in data units, as ``net.simulate(U, initial)`` takes them.
 
+Sparse weights are CSR arrays and loops, low-rank ones ``U (V x)``, matrix product
+operators their cores contracted one after another in two buffers on the stack.
 ``T`` is ``double`` or ``float``.  A quantised network (``dtype="int8"``/``"int16"``)
 keeps ``T`` for its interface, biases and activations, and computes every matrix product
 in integers: the input rounded onto its grid (``signed char``/``short``), products summed
@@ -24,6 +27,8 @@ satlin, ...); ``tanh``, ``exp`` and ``log1p`` come from the C library, which may
 from NumPy's in the last bit.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -113,9 +118,31 @@ class _Writer:
                       f"            {T} acc = 0;",
                       f"            for (int k = 0; k < {r}; k++) acc += {t}_U[{r} * i + k] * h[k];",
                       f"            z[i] {op} acc;", "        }"]
+        elif term.form == "mpo":
+            self.mpo(term, x, op, lines)
         else:
             self.quantized(term, x, op, lines)
         lines.append("    }")
+
+    def mpo(self, term, x, op, lines):
+        """A matrix product operator: ``x`` contracted with one core after another in two
+        buffers; after core ``k`` a buffer holds ``(outputs done, bond, inputs left)``."""
+        t, T, a = term.ident, self.T, term.arrays
+        ins, outs, ranks = a["in_factors"], a["out_factors"], a["ranks"]
+        sizes = [math.prod(outs[:k]) * ranks[k] * math.prod(ins[k:]) for k in range(len(ins) + 1)]
+        lines += [f"        {T} buf[2][{max(sizes)}];",
+                  f"        for (int j = 0; j < {term.shape[1]}; j++) buf[0][j] = {x}[j];"]
+        for k, (m, n) in enumerate(zip(ins, outs)):
+            P, R, S, Q = math.prod(outs[:k]), ranks[k], ranks[k + 1], math.prod(ins[k + 1:])
+            src, dst = f"buf[{k % 2}]", f"buf[{(k + 1) % 2}]"
+            lines += [f"        for (int p = 0; p < {P}; p++) for (int i = 0; i < {n}; i++)",
+                      f"            for (int s = 0; s < {S}; s++) for (int q = 0; q < {Q}; q++) {{",
+                      f"                {T} acc = 0;",
+                      f"                for (int r = 0; r < {R}; r++) for (int j = 0; j < {m}; j++)",
+                      f"                    acc += {src}[(p * {R} + r) * {m * Q} + j * {Q} + q] * "
+                      f"{t}_core{k}[((r * {n} + i) * {m} + j) * {S} + s];",
+                      f"                {dst}[((p * {n} + i) * {S} + s) * {Q} + q] = acc;", "            }"]
+        lines.append(f"        for (int i = 0; i < {term.shape[0]}; i++) z[i] {op} buf[{len(ins) % 2}][i];")
 
     def quantized(self, term, x, op, lines):
         t, (n_out, n_in), T, a = term.ident, term.shape, self.T, term.arrays
@@ -141,6 +168,8 @@ class _Writer:
                     self.array(f"{t}_indices", a["indices"], "static const int"), self.array(f"{t}_data", a["data"])]
         elif term.form == "lowrank":
             out += [self.array(f"{t}_U", a["U"]), self.array(f"{t}_V", a["V"])]
+        elif term.form == "mpo":
+            out += [self.array(f"{t}_{k}", G) for k, G in a.items() if k.startswith("core")]
         else:
             Q = _INTEGER[8 if a["q"].dtype == np.int8 else 16]
             out += [self.array(f"{t}_q", a["q"], f"static const {Q}"), self.array(f"{t}_row_scale", a["row_scale"]),

@@ -9,14 +9,17 @@ the file.  Samples are rows, as in matnet: ``x`` is ``Q x n``.
   output layer (``Q x n``);
 * a network with delays: ``[Y, Xf, Af] = NAME(X, Xi, Ai)``, cell arrays over time as
   ``genFunction`` writes them: ``X{i, ts}`` is input ``i`` at step ``ts`` (``Q x n``, ``Q``
-  series; a network without inputs takes ``cell(0, TS)``), ``Y{k, ts}`` output ``k``; ``Xi{i, j}`` and ``Ai{l, j}`` the delay states of
-  inputs and layers (``j = 1`` the oldest of the largest delay; data units for inputs
-  and scaled outputs, as ``net.simulate``'s ``initial``; omitted ones are zeros), ``Xf``
-  and ``Af`` the final states in the same layout.
+  series; a network without inputs takes ``cell(0, TS)``), ``Y{k, ts}`` output ``k``;
+  ``Xi{i, j}`` and ``Ai{l, j}`` the delay states of inputs and layers (``j = 1`` the
+  oldest of the largest delay; data units for inputs and scaled outputs, as
+  ``net.simulate``'s ``initial``; omitted ones are zeros), ``Xf`` and ``Af`` the final
+  states in the same layout.
 
 Sparse weights are MATLAB sparse matrices (``sparse(i, j, v, m, n)``), low-rank ones
-``U * (V * x)``, quantised ones integer matrices (``int8``/``int16``) whose products are
-summed exactly in double (every partial sum is an integer below ``2^53``).
+``U * (V * x)``, matrix product operators their cores contracted one after another
+(``mpo_apply``: a ``reshape``, ``permute`` and one product per core), quantised ones
+integer matrices (``int8``/``int16``) whose products are summed exactly in double (every
+partial sum is an integer below ``2^53``).
 """
 from __future__ import annotations
 
@@ -62,6 +65,8 @@ def _weights(term):
                 + f"{t} = sparse({t}_i, {t}_j, {t}_v, {term.shape[0]}, {term.shape[1]});\n")
     if term.form == "lowrank":
         return head + _matrix(f"{t}_U", a["U"]) + _matrix(f"{t}_V", a["V"])
+    if term.form == "mpo":
+        return head + _mpo_constants(term)
     if term.form == "quantized":
         cast = f"int{8 if a['q'].dtype == np.int8 else 16}"
         return (head + _matrix(f"{t}_q", a["q"], cast) + _matrix(f"{t}_row_scale", a["row_scale"])
@@ -69,10 +74,43 @@ def _weights(term):
     return head + _matrix(t, a["W"])
 
 
+def _mpo_constants(term):
+    """Each core as the matrix one step multiplies by (rows: input factor and bond in,
+    columns: bond and output factor out), and the sizes of every step."""
+    t, a = term.ident, term.arrays
+    ins, outs, ranks = a["in_factors"], a["out_factors"], a["ranks"]
+    text, dims = [], []
+    for k, (m, n) in enumerate(zip(ins, outs)):
+        R, S, Q, P = ranks[k], ranks[k + 1], int(np.prod(ins[k + 1:])), int(np.prod(outs[:k]))
+        text.append(_matrix(f"{t}_g{k}", a[f"core{k}"].ravel()))   # row-major (R, n, m, S)
+        text.append(f"{t}_C{k} = reshape(permute(reshape({t}_g{k}, [{S}, {m}, {n}, {R}]), [2, 4, 1, 3]), "
+                    f"{m * R}, {S * n});\n")
+        dims.append(f"{Q} {m} {R} {P} {S} {n}")
+    cores = ", ".join(f"{t}_C{k}" for k in range(len(ins)))
+    return "".join(text) + f"{t}_C = {{{cores}}};\n{t}_dims = [{'; '.join(dims)}];  % Q M R P S n per core\n"
+
+
+_MPO_APPLY = """
+function T = mpo_apply(T, C, dims)
+% W * T for W a matrix product operator: one core after another, never forming W.
+% T is (n_in x B), rows the row-major input index; after core k its rows are
+% (outputs done, bond, inputs left), row-major.
+B = size(T, 2);
+for k = 1:numel(C)
+  d = num2cell(dims(k, :)); [Q, M, R, P, S, n] = d{:};
+  A = reshape(permute(reshape(T, [Q, M, R, P, B]), [1, 4, 5, 2, 3]), Q * P * B, M * R);
+  T = reshape(permute(reshape(A * C{k}, [Q, P, B, S, n]), [1, 4, 5, 2, 3]), Q * S * n * P, B);
+end
+end
+"""
+
+
 def _product(term, x):
     t = term.ident
     if term.form == "lowrank":
         return f"{t}_U * ({t}_V * {x})"
+    if term.form == "mpo":
+        return f"mpo_apply({x}, {t}_C, {t}_dims)"
     if term.form == "quantized":
         q = term.arrays["qmax"]
         return f"(double({t}_q) * min(max(floor({x} * {t}_inverse + 0.5), -{q}), {q})) .* {t}_row_scale"
@@ -217,4 +255,4 @@ def matlab_source(program, header):
     main = _dynamic(program, header) if program.dynamic else _static(program, header)
     used = dict.fromkeys(s.activation for s in program.steps)
     local = "".join(f"\nfunction a = {n}_apply(z)\n{_ACTIVATIONS[n]}\nend\n" for n in used)
-    return main + local
+    return main + local + (_MPO_APPLY if any(t.form == "mpo" for t in program.terms) else "")

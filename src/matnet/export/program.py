@@ -20,11 +20,12 @@ delays.  After the step every source read with delay pushes its value into its s
 layers (mapped with :attr:`State.scaling`), zeros when not given.
 
 Each term keeps its weight's form: ``dense`` (``W``), ``sparse`` (CSR ``indptr``,
-``indices``, ``data``), ``lowrank`` (``U``, ``V``: ``W = U V``) and ``quantized`` (``q``,
-``row_scale``, ``input_inverse``, ``qmax``, ``accumulator``: see
-:class:`~matnet.weights.Quantized`).  A matrix product operator is written as its dense
-matrix (the manifest says so).  The summation order is the engine's, so a writer that
-keeps it reproduces ``net(X)`` to round-off (bit for bit where the products are exact).
+``indices``, ``data``), ``lowrank`` (``U``, ``V``: ``W = U V``), ``mpo`` (the cores
+``core0``, ... of shape ``(r_{k-1}, n_k, m_k, r_k)``, ``in_factors``, ``out_factors``,
+``ranks``: see :class:`~matnet.weights.MPO`) and ``quantized`` (``q``, ``row_scale``,
+``input_inverse``, ``qmax``, ``accumulator``: see :class:`~matnet.weights.Quantized`).
+The summation order is the engine's, so a writer that keeps it reproduces ``net(X)`` to
+round-off (bit for bit where the products are exact).
 """
 from __future__ import annotations
 
@@ -73,8 +74,8 @@ class Term:
     source: str
     delays: tuple
     shape: tuple
-    form: str               # as written: dense, sparse, lowrank or quantized
-    kind: str               # as held by the network (mpo is written dense)
+    form: str               # as written: dense, sparse, lowrank, mpo or quantized
+    kind: str               # as held by the network
     arrays: dict
 
     @property
@@ -186,12 +187,15 @@ def _term(c, op, idents, taken):
                   "data": np.asarray(op.data)}
     elif kind == "lowrank":
         arrays = {"U": np.asarray(op.U), "V": np.asarray(op.V)}
+    elif kind == "mpo":
+        arrays = {**{f"core{k}": np.asarray(G) for k, G in enumerate(op.cores)},
+                  "in_factors": tuple(op.in_factors), "out_factors": tuple(op.out_factors), "ranks": tuple(op.ranks)}
     elif kind == "quantized":
         arrays = {"q": op.q, "row_scale": np.ascontiguousarray(op.row_scale), "input_inverse": op.input_inverse,
                   "qmax": op.qmax, "accumulator": op.accumulator}
     else:
         arrays = {"W": np.asarray(op.to_dense())}
-    form = kind if kind in ("sparse", "lowrank", "quantized") else "dense"
+    form = kind if kind in ("sparse", "lowrank", "mpo", "quantized") else "dense"
     ident = identifier(f"W_{idents[c.source]}_{idents[c.target]}", taken)
     return Term(weight_label(c.key), ident, c.source, tuple(c.delays), tuple(op.shape), form, kind, arrays)
 

@@ -6,8 +6,9 @@ The file holds every matrix as an exact literal and the functions a user calls:
   input name for several inputs; one 1-D sample gives a 1-D output), as ``net(X)``;
   ``predict_classes(X)`` for a classifier;
 * for a network with delays, ``simulate(U, initial=None, n_steps=None) -> (Y, final)``
-  as ``net.simulate`` (``n_steps`` for a network without inputs), and the step it repeats: ``state = initial_state(initial, n_series)``,
-  then ``y, state = step(state, x)`` per time step, the delay state explicit (a dict
+  as ``net.simulate`` (``n_steps`` for a network without inputs), and the step it
+  repeats: ``state = initial_state(initial, n_series)``, then ``y, state = step(state, x)``
+  per time step, the delay state explicit (a dict
   ``name -> (n_series, d, n)``, network units, oldest value first).
 
 The activations are matnet's own functions (their source is copied), and the products
@@ -36,6 +37,18 @@ def _csr(X, indptr, indices, data, n_out):
         if hi > lo:
             Z[:, i] = X[:, indices[lo:hi]] @ data[lo:hi]
     return Z
+''',
+    "mpo": '''
+def _mpo(X, cores, in_factors):
+    """X @ W.T for W a matrix product operator: the input contracted with one core after
+    another (bond and one input factor at a time), never forming W."""
+    B = X.shape[0]
+    T = X.reshape(B, 1, 1, -1)                      # (batch, outputs done, bond, inputs left)
+    for G, m in zip(cores, in_factors):
+        P, r, J = T.shape[1:]
+        T = np.einsum("bprjq,rijs->bpisq", T.reshape(B, P, r, m, J // m), G, optimize=True)
+        T = T.reshape(B, P * G.shape[1], G.shape[3], J // m)
+    return T.reshape(B, -1)
 ''',
     "quantized": '''
 def _quantized(X, qT, row_scale, inverse, qmax):
@@ -237,6 +250,8 @@ def _product(term, X):
         return f"_csr({X}, {t}_indptr, {t}_indices, {t}_data, {term.shape[0]})"
     if term.form == "lowrank":
         return f"({X} @ {t}_V.T) @ {t}_U.T"
+    if term.form == "mpo":
+        return f"_mpo({X}, {t}_cores, {term.arrays['in_factors']})"
     if term.form == "quantized":
         return f"_quantized({X}, {t}_qT, {t}_row_scale, {t}_inverse, {term.arrays['qmax']})"
     return f"{X} @ {t}.T"
@@ -249,6 +264,10 @@ def _weights(term, dtype):
         return head + "".join(_array(f"{t}_{k}", a[k], dtype) for k in ("indptr", "indices", "data"))
     if term.form == "lowrank":
         return head + _array(f"{t}_U", a["U"], dtype) + _array(f"{t}_V", a["V"], dtype)
+    if term.form == "mpo":
+        cores = [k for k in a if k.startswith("core")]
+        return head + "".join(_array(f"{t}_{k}", a[k], dtype) for k in cores) + \
+            f"{t}_cores = [{', '.join(f'{t}_{k}' for k in cores)}]\n"
     if term.form == "quantized":
         return (head + _array(f"{t}_q", a["q"], dtype) + f"{t}_qT = {t}_q.T.astype(np.float64)\n"
                 + _array(f"{t}_row_scale", a["row_scale"], dtype)
@@ -316,7 +335,7 @@ def python_source(program, header):
         parts.append(f"\nLEAKY_SLOPE = {activations.LEAKY_SLOPE!r}\n")
     parts.extend("\n\n" + s for s in sources)
     forms = {t.form for t in program.terms}
-    parts.extend("\n" + _HELPERS[f] for f in ("sparse", "quantized") if f in forms)
+    parts.extend("\n" + _HELPERS[f] for f in ("sparse", "mpo", "quantized") if f in forms)
     parts.append(_layers(program, functions))
     parts.append(_INTERFACE)
     parts.append(_DYNAMIC if program.dynamic else _STATIC)

@@ -105,16 +105,18 @@ end
 """
 
 
+#: ``W * x`` per weight form (``t`` the term's name; a sparse ``W`` is a MATLAB sparse matrix).
+_PRODUCTS = {
+    "dense": "{t} * {x}",
+    "sparse": "{t} * {x}",
+    "lowrank": "{t}_U * ({t}_V * {x})",
+    "mpo": "mpo_apply({x}, {t}_C, {t}_dims)",
+    "quantized": "(double({t}_q) * min(max(floor({x} * {t}_inverse + 0.5), -{qmax}), {qmax})) .* {t}_row_scale",
+}
+
+
 def _product(term, x):
-    t = term.ident
-    if term.form == "lowrank":
-        return f"{t}_U * ({t}_V * {x})"
-    if term.form == "mpo":
-        return f"mpo_apply({x}, {t}_C, {t}_dims)"
-    if term.form == "quantized":
-        q = term.arrays["qmax"]
-        return f"(double({t}_q) * min(max(floor({x} * {t}_inverse + 0.5), -{q}), {q})) .* {t}_row_scale"
-    return f"{t} * {x}"
+    return _PRODUCTS[term.form].format(x=x, t=term.ident, **term.arrays)
 
 
 def _value(program, source, d):

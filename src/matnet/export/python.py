@@ -244,17 +244,18 @@ def _reads(program, term):
     return parts[0] if len(parts) == 1 else f"np.concatenate([{', '.join(parts)}], axis=1)"
 
 
+#: ``X @ W.T`` per weight form (``t`` the term's name; the rest from its arrays).
+_PRODUCTS = {
+    "dense": "{X} @ {t}.T",
+    "sparse": "_csr({X}, {t}_indptr, {t}_indices, {t}_data, {n_out})",
+    "lowrank": "({X} @ {t}_V.T) @ {t}_U.T",
+    "mpo": "_mpo({X}, {t}_cores, {in_factors})",
+    "quantized": "_quantized({X}, {t}_qT, {t}_row_scale, {t}_inverse, {qmax})",
+}
+
+
 def _product(term, X):
-    t = term.ident
-    if term.form == "sparse":
-        return f"_csr({X}, {t}_indptr, {t}_indices, {t}_data, {term.shape[0]})"
-    if term.form == "lowrank":
-        return f"({X} @ {t}_V.T) @ {t}_U.T"
-    if term.form == "mpo":
-        return f"_mpo({X}, {t}_cores, {term.arrays['in_factors']})"
-    if term.form == "quantized":
-        return f"_quantized({X}, {t}_qT, {t}_row_scale, {t}_inverse, {term.arrays['qmax']})"
-    return f"{X} @ {t}.T"
+    return _PRODUCTS[term.form].format(X=X, t=term.ident, n_out=term.shape[0], **term.arrays)
 
 
 def _weights(term, dtype):

@@ -509,3 +509,16 @@ def test_show_and_export_compressed_models(regression_csv, tmp_path, capsys):
     assert code == 0 and "W[x→h1]: 12 weights, quantized: 18 numbers stored" in out, err
     code, out, err = _run(["export", tmp_path / "q.npz", "--format", "c"], capsys)      # int8 from the model
     assert code == 0 and "static const signed char" in (tmp_path / "q.c").read_text(), err
+
+
+def test_train_builds_a_hidden_layer_as_wide_as_the_data_needs(tmp_path, capsys):
+    """Without --hidden: max(10, (inputs + outputs) / 2) neurons, MATLAB's 10 for narrow data."""
+    from sklearn.datasets import load_breast_cancer
+    X, y = load_breast_cancer(return_X_y=True)
+    rows = np.column_stack([X[:200], np.array(["benign", "malignant"])[y[:200]]]).tolist()
+    path = _write_csv(tmp_path / "cancer.csv", [f"f{i}" for i in range(30)] + ["diagnosis"], rows)
+    code, _, err = _run(["train", path, "--epochs", "5", "--out", tmp_path / "c"], capsys)
+    assert code == 0, err
+    assert mn.load(tmp_path / "c" / "model.npz").layers["h1"].size == 16          # (30 + 2) / 2
+    code, out, err = _run(["train", "--help"], capsys)
+    assert "max(10, (inputs + outputs) / 2)" in " ".join(out.split())

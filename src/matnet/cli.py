@@ -68,6 +68,14 @@ def _ints(text, what):
     return values
 
 
+def default_hidden(n_inputs, n_outputs):
+    """The hidden layer ``train`` builds without ``--hidden``: ``max(10, round((n_inputs +
+    n_outputs) / 2))`` neurons — Weka's rule for a multilayer perceptron, never below
+    MATLAB's 10 (``fitnet``, ``patternnet``), so small problems keep MATLAB's network and
+    wide ones (digits: 64 inputs, 10 classes) get the width they need."""
+    return [max(10, round((n_inputs + n_outputs) / 2))]
+
+
 def _delays(text, what):
     """``1:2`` (MATLAB's inclusive range), ``0:3`` or ``1,3``."""
     text = str(text).strip()
@@ -238,7 +246,7 @@ def _demo_data(quick):
 
 def cmd_train(args):
     out = _out(args.out)
-    hidden = _ints(args.hidden, "--hidden")
+    hidden = None if args.hidden == "auto" else _ints(args.hidden, "--hidden")
     (division, division_mode), options = _division(args.division), _training_options(args)
     try:
         activations.get(args.activation)
@@ -264,12 +272,13 @@ def _train(args, out, hidden, division, division_mode, options):
     if is_narx:
         if classification:
             raise UsageError("--narx models need numeric target columns")
+        hidden = hidden or default_hidden(X.shape[1] + T.shape[1], T.shape[1])    # exogenous and fed back
         net = narx(_delays(args.input_delays, "--input-delays"), _delays(args.feedback_delays, "--feedback-delays"),
                       hidden, n_inputs=X.shape[1], n_outputs=T.shape[1], activation=args.activation, seed=args.seed)
         algorithm = args.algorithm or "br"
     else:
         n_out = len(np.unique(T)) if classification else T.shape[1]
-        net = mlp([X.shape[1], *hidden, n_out], activation=args.activation,
+        net = mlp([X.shape[1], *(hidden or default_hidden(X.shape[1], n_out)), n_out], activation=args.activation,
                      output_activation="softmax" if classification else "linear", seed=args.seed)
         algorithm = args.algorithm or ("scg" if classification else ("lm" if net.n_params <= 2000 else "scg"))
     start = time.perf_counter()
@@ -700,7 +709,8 @@ def build_parser():
                    "omitted: the bundled maglev NARX demo")
     _data_options(p)
     p.add_argument("--targets", help="target columns (default: the last column)")
-    p.add_argument("--hidden", default="10", help="hidden layer sizes, e.g. 10,5 (default 10)")
+    p.add_argument("--hidden", default="auto", help="hidden layer sizes, e.g. 10,5 (default auto: one layer of "
+                   "max(10, (inputs + outputs) / 2) neurons)")
     p.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
     p.add_argument("--task", choices=["auto", "regression", "classification"], default="auto",
                    help="auto: classification when the target column holds text labels")

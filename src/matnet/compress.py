@@ -20,16 +20,16 @@ relative Frobenius error ``||W - W'|| / ||W||`` of each converted connection in 
 """
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass
+
+import numpy as np
 
 from .analysis.table import Table
 from .init import rng as _rng
 from .network import weight_label
 from .simulate import predict, predict_classes, record, simulate
 from .weights import MPO, LowRank, Quantized, Sparse, operator
-from .weights.quantized import BITS, SCHEMES
+from .weights.quantized import BITS, SCHEMES, qmax
 
 __all__ = ["prune", "to_low_rank", "to_mpo", "quantize", "QuantizationReport", "to_dense", "summary",
            "GradualPruning"]
@@ -192,7 +192,7 @@ def quantize(net, bits=8, scheme="symmetric-per-row", calibration=None, targets=
     ranges = _input_ranges(net, keys, calibration, initial)
 
     def convert(key, W):
-        step = ranges[key] / (2 ** (bits - 1) - 1) if ranges[key] > 0 else 1.0
+        step = ranges[key] / qmax(bits) if ranges[key] > 0 else 1.0
         form = Quantized.from_dense(W, step, bits, scheme)
         return form, _relative_error(W, form.to_dense())
     result = _convert(net, keys, convert)

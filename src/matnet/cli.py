@@ -685,6 +685,10 @@ def cmd_analyze(args):
 
 # -- the parser ------------------------------------------------------------------------
 
+def _model_argument(p):
+    p.add_argument("model", help="a model file (.npz) written by matnet")
+
+
 def _data_options(p):
     p.add_argument("--inputs", help="input columns: names, 0-based indices or ranges a:b "
                    "(default: all but the targets)")
@@ -739,7 +743,7 @@ def build_parser():
     p.set_defaults(func=cmd_train)
 
     p = command("predict", help="outputs of a model for a data file, as CSV")
-    p.add_argument("model", help="a model file (.npz) written by matnet")
+    _model_argument(p)
     p.add_argument("data", help="CSV (with or without header), .npy/.npz or NNC data set CSV")
     _data_options(p)
     p.add_argument("--proba", action="store_true", help="a classifier's class probabilities, one column per class")
@@ -753,14 +757,14 @@ def build_parser():
     p.set_defaults(func=cmd_predict)
 
     p = command("show", help="architecture, parameter counts, matrices, pictures")
-    p.add_argument("model", help="a model file (.npz) written by matnet")
+    _model_argument(p)
     p.add_argument("--matrices", action="store_true", help="print every weight matrix and bias vector")
     p.add_argument("--adjacency", action="store_true", help="print the adjacency matrix")
     p.add_argument("--picture", metavar="FILE.png", help="draw the network into a PNG file")
     p.set_defaults(func=cmd_show)
 
     p = command("explain", help="the step-by-step computation for one sample")
-    p.add_argument("model", help="a model file (.npz) written by matnet")
+    _model_argument(p)
     p.add_argument("data", nargs="?", help="data file for --row")
     p.add_argument("--sample", help='input values, e.g. "0.5,1.2"')
     p.add_argument("--row", type=int, help="data row to explain (the first data row is 1); for a model "
@@ -774,7 +778,7 @@ def build_parser():
                 description="After training: importance of the inputs (Garson, Olden, sensitivity, permutation), "
                             "confidence intervals of every weight and bias with the NIC, and the spectra of the "
                             "weight matrices; writes CSV tables and pictures into DIR.")
-    p.add_argument("model", help="a model file (.npz) written by matnet")
+    _model_argument(p)
     p.add_argument("data", help="data file with the model's input columns (and its target columns for "
                    "intervals and permutation importance)")
     _data_options(p)
@@ -790,7 +794,7 @@ def build_parser():
                 description="Write a model as standalone code that computes its outputs (python: NumPy only; "
                             "c: a C99 header and source; matlab: a function file that also runs in Octave), "
                             "or as ONNX, .npz or CSV matrices.")
-    p.add_argument("model", help="a model file (.npz) written by matnet")
+    _model_argument(p)
     p.add_argument("--format", choices=["python", "c", "matlab", "onnx", "npz", "csv"], required=True,
                    help="python, c, matlab, onnx, npz or csv")
     p.add_argument("--dtype", choices=list(export.DTYPES),

@@ -61,7 +61,7 @@ def backward(net, trace, deltas, out=None, out_views=None):
     grad = np.empty(net.n_params, net.dtype) if out is None else out
     gW, gb = net.views(grad) if out_views is None else out_views
     if T == 1:
-        dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0)
+        dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0, trace.dropped)
     else:
         later = {name: np.zeros((S, T, p.sizes[name]), net.dtype)
                  for name, d in p.delays.items() if d}                   # dA arriving from later steps
@@ -73,25 +73,37 @@ def backward(net, trace, deltas, out=None, out_views=None):
                              {k: (G[:, t], at_z) for k, (G, at_z) in given.items()}, later, t)
             for name, d in now.items():
                 dZ[name][:, t] = d
+    gP = net.filter_views(grad) if p.coupled else {}
     for step in p.steps:
         D = dZ.get(step.layer)
         if D is None:                           # nothing downstream depends on this layer
             for c, _ in step.connections:
                 gW[c.key][...] = 0
+                if c.key in gP:
+                    gP[c.key][...] = 0
             if step.bias:
                 gb[step.layer][...] = 0
             continue
         D = D if D.ndim == 2 else D.reshape(-1, step.size)
         for c, op in step.connections:
-            op.gradient(trace.connection_input(c), D, out=gW[c.key])
+            X = trace.connection_input(c)
+            op.gradient(X, _to_weight(c, D), out=gW[c.key])
+            if c.key in gP:
+                gP[c.key][...] = c.propagate.gradient(op.dot(X), D)
         if step.bias:
             np.sum(D, axis=0, out=gb[step.layer])
     return grad
 
 
-def _step_back(net, p, z, a, given, later, t):
+def _to_weight(c, D):
+    """What reaches connection ``c``'s weight of ``dL/dZ``: ``Pᵀ D`` through a propagation."""
+    return D if c.propagate is None else c.propagate.transpose(D)
+
+
+def _step_back(net, p, z, a, given, later, t, dropped=None):
     """``dL/dZ`` of every layer at one step (rows of that step), layers in reverse
-    order; gradients for earlier steps go into ``later`` (``layer -> (S, T, size)``)."""
+    order; gradients for earlier steps go into ``later`` (``layer -> (S, T, size)``);
+    ``dropped`` as :attr:`Trace.dropped`."""
     now, dZ = {}, {}
     for step in reversed(p.steps):
         name = step.layer
@@ -101,7 +113,11 @@ def _step_back(net, p, z, a, given, later, t):
         G, at_z = given.get(name, _NONE)
         if G is not None and not at_z:
             upstream = G if upstream is None else upstream + G
-        d = None if upstream is None else step.activation.backward(z[name], a[name], upstream)
+        values = a[name]
+        if dropped and name in dropped and upstream is not None:
+            mask, values = dropped[name]
+            upstream = upstream * mask
+        d = None if upstream is None else step.activation.backward(z[name], values, upstream)
         if G is not None and at_z:
             d = G if d is None else d + G
         if d is None:
@@ -110,7 +126,7 @@ def _step_back(net, p, z, a, given, later, t):
         for c, op in step.connections:
             if c.source not in p.sizes:
                 continue
-            back = op.rdot(d)
+            back = op.rdot(_to_weight(c, d))
             if c.delays == (0,):
                 now[c.source] = back if c.source not in now else now[c.source] + back
             else:
@@ -198,6 +214,9 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     S, T = trace.shape
     layers, offsets = jacobian_seeds(net)
     s = _side_by_side([_scale(net, scale, o) for o in p.outputs])
+    if p.coupled:
+        yield from _graph_blocks(net, trace, targets, s, weight, block_rows)
+        return
     block_rows = S * T if block_rows is None else max(1, int(block_rows))
     if not p.recurrent:
         blocks = [(None if block_rows >= S else slice(a, min(a + block_rows, S)), None)
@@ -226,6 +245,24 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
         yield J.reshape(-1, J.shape[-1]), e.reshape(-1), (series if recurrence is None else (series, steps))
 
 
+def _graph_blocks(net, trace, targets, s, weight, block_rows):
+    """The Jacobian of a graph network in blocks of nodes: each node's errors depend on
+    the whole graph, so each block seeds its nodes' outputs and sweeps all nodes.
+    Nodes of weight 0 (unlabelled) have zero rows and are left out; ``rows`` is the
+    index array of the block's nodes."""
+    layers, offsets = jacobian_seeds(net)
+    outputs = plan(net).outputs
+    nodes = np.arange(trace.shape[0]) if weight is None else np.flatnonzero(np.asarray(weight) > 0)
+    e = _side_by_side([trace.a[o] - targets[o] for o in outputs]) * s
+    root = None if weight is None else np.sqrt(np.asarray(weight, net.dtype))[:, None]
+    size = len(nodes) if block_rows is None else max(1, int(block_rows))
+    for start in range(0, len(nodes), size):
+        idx = nodes[start:start + size]
+        seed = np.broadcast_to(s, (len(idx), len(s))) if root is None else s[None, :] * root[idx]
+        J, _ = explicit_jacobian(net, trace, layers, offsets, seed=seed, nodes=idx)
+        yield J, (e[idx] if root is None else e[idx] * root[idx]).reshape(-1), idx
+
+
 def _side_by_side(arrays):
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
 
@@ -236,7 +273,7 @@ def _scale(net, scale, name):
 
 
 def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None, out=None,
-                      parameters=True, inputs=None, at_z=False):
+                      parameters=True, inputs=None, at_z=False, nodes=None):
     """One reverse sweep within a step from every neuron of ``layers`` at once.
 
     ``seed`` ``(rows or 1, K')``, optional, scales each row's seeds (error scales and
@@ -245,6 +282,10 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
     None); a dict ``inputs`` receives the derivatives with respect to the network's
     inputs, ``(input, delay) -> (K', rows, n)``, ``da(t)/dx(t - delay)``; ``at_z``
     seeds the net inputs of ``layers`` instead of their activations.
+
+    ``nodes`` (an index array, for a graph network, whose rows depend on each other):
+    one seed per node of ``nodes`` and neuron, ``seed`` ``(len(nodes), K')``; the
+    derivatives are summed over the whole graph and ``E`` is ``(len(nodes) * K', n_params)``.
 
     Returns
     -------
@@ -261,41 +302,82 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
         z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
         a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
     n = next(iter(z.values())).shape[0]
-    E = None if not parameters else np.empty((n, K, net.n_params), net.dtype) if out is None else out
+    Q = K if nodes is None else len(nodes) * K            # seeds
+    E = None if not parameters else np.empty((n, K, net.n_params) if nodes is None else (Q, net.n_params),
+                                             net.dtype) if out is None else out
     dA, dZ_seed, G = {}, {}, {}
     for name in layers:
-        size = net.layers[name].size
-        rows = offsets[name].start + np.arange(size)
-        start = np.zeros((K, n, size), net.dtype)
-        start[rows, :, np.arange(size)] = 1 if seed is None else seed[:, rows].T
-        (dZ_seed if at_z else dA)[name] = start
+        (dZ_seed if at_z else dA)[name] = _seeds(net, name, offsets, K, n, seed, nodes)
     for step in reversed(p.steps):
         upstream, given = dA.pop(step.layer, None), dZ_seed.pop(step.layer, None)
         if upstream is None and given is None:  # no seed depends on this layer
             if parameters:
                 for c, _ in step.connections:
-                    E[:, :, p.columns[("W", c.key)]] = 0
+                    E[..., _param_columns(p, c)] = 0
                 if step.bias:
-                    E[:, :, p.columns[("b", step.layer)]] = 0
+                    E[..., p.columns[("b", step.layer)]] = 0
             continue
-        dZ = given if upstream is None else step.activation.backward(z[step.layer], a[step.layer], upstream)
-        if upstream is not None and given is not None:
-            dZ = dZ + given                     # (K', rows, R)
+        dZ = given
+        if upstream is not None:
+            z_, values, mask = trace.derivative_values(step.layer) if series is None and steps is None else \
+                (z[step.layer], a[step.layer], None)
+            dZ = step.activation.backward(z_, values, upstream if mask is None else upstream * mask)
+            if given is not None:
+                dZ = dZ + given                 # (Q, rows, R)
         for c, op in step.connections:
+            dW = _to_weight(c, dZ)
             if parameters:
-                op.jacobian(trace.connection_input(c, series, steps), dZ, out=E[:, :, p.columns[("W", c.key)]])
+                _weight_jacobian(E, p, c, op, trace.connection_input(c, series, steps), dZ, dW, nodes is not None)
             to_layer = c.source in net.layers
             if to_layer or inputs is not None:
                 C = net.size_of(c.source)
-                back = op.rdot(dZ.reshape(-1, step.size)).reshape(K, n, -1)
+                back = op.rdot(dW.reshape(-1, step.size)).reshape(Q, n, -1)
                 for j, delay in enumerate(c.delays):
                     block = back[..., j * C:(j + 1) * C]
                     target, key = (inputs, (c.source, delay)) if not to_layer else \
                         (dA, c.source) if delay == 0 else (G, (c.source, delay))
                     target[key] = block if key not in target else target[key] + block
         if step.bias and parameters:
-            E[:, :, p.columns[("b", step.layer)]] = dZ.transpose(1, 0, 2)
+            E[..., p.columns[("b", step.layer)]] = dZ.sum(axis=1) if nodes is not None else dZ.transpose(1, 0, 2)
     return E, G
+
+
+def _seeds(net, name, offsets, K, n, seed, nodes):
+    """The starting derivatives of layer ``name``'s neurons: ``(K', rows, size)``, seed
+    ``k`` at every row; or, given ``nodes``, ``(len(nodes) * K', n, size)``, one seed
+    per node and neuron."""
+    size = net.layers[name].size
+    neurons = offsets[name].start + np.arange(size)
+    if nodes is None:
+        start = np.zeros((K, n, size), net.dtype)
+        start[neurons, :, np.arange(size)] = 1 if seed is None else seed[:, neurons].T
+        return start
+    m = len(nodes)
+    start = np.zeros((m, K, n, size), net.dtype)
+    value = 1 if seed is None else seed[:, neurons]
+    start[np.arange(m)[:, None], neurons[None, :], np.asarray(nodes)[:, None], np.arange(size)[None, :]] = value
+    return start.reshape(m * K, n, size)
+
+
+def _param_columns(p, c):
+    """The columns of connection ``c``'s weight and, if it has one, its filter."""
+    W = p.columns[("W", c.key)]
+    P = p.columns.get(("P", c.key))
+    return W if P is None else slice(W.start, P.stop)
+
+
+def _weight_jacobian(E, p, c, op, X, dZ, dW, summed):
+    """Write connection ``c``'s columns of ``E``: per row and seed (``op.jacobian``), or,
+    for a graph network, per seed over the whole graph (``op.gradient``, and the
+    filter's ``gradient``)."""
+    cols = p.columns[("W", c.key)]
+    if not summed:
+        op.jacobian(X, dW, out=E[:, :, cols])
+        return
+    for q in range(dW.shape[0]):
+        op.gradient(X, dW[q], out=E[q, cols])
+    if ("P", c.key) in p.columns:
+        E[:, p.columns[("P", c.key)]] = c.propagate.gradient(op.dot(X), dZ)
 
 
 def input_sensitivities(net, trace, at_z=False):
@@ -316,6 +398,9 @@ def input_sensitivities(net, trace, at_z=False):
         side (in ``net.outputs`` order), for every delay of every connection from an
         input.
     """
+    if plan(net).coupled:
+        raise ValueError("a graph network's node outputs depend on the inputs of other nodes; input sensitivities "
+                         "per sample are not defined for it")
     outputs = list(plan(net).outputs)
     offsets, k = {}, 0
     for name in outputs:

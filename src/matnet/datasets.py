@@ -20,18 +20,29 @@ downloaded or cached.
 * :func:`narendra`: Narendra & Parthasarathy's fourth plant, a nonlinear difference
   equation with three output delays; ``(n_steps, 1)`` each.
 * :func:`second_order`: a second-order lag (PT2) under random steps; ``(n_steps, 1)`` each.
+
+Two benchmark sets of other kinds, in the containers of :mod:`matnet.data.public` (so that
+benchmarks treat them as the real data read by :func:`~matnet.data.read_cora` and
+:func:`~matnet.data.read_movielens`):
+
+* :func:`karate`: Zachary's karate club graph (from networkx), a :class:`~matnet.data.GraphData`
+  of 34 nodes, 78 edges and 2 classes.
+* :func:`ratings`: generated star ratings the size of MovieLens-100K (943 users, 1682 items,
+  100,000 ratings, five 80/20 folds), a :class:`~matnet.data.MovieLens`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
+from .data.public import GraphData, MovieLens, Ratings
 from .init import rng as _rng
 
-__all__ = ["Dataset", "maglev", "ph", "simulate_ph", "narendra", "second_order"]
+__all__ = ["Dataset", "maglev", "ph", "simulate_ph", "narendra", "second_order", "karate", "ratings"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -382,3 +393,136 @@ def second_order(n_steps=1000, seed=0, dt=0.1, time_constant=1.0, damping=0.3, g
     _, y, _ = dlsim(system, u)
     return Dataset(u, y.reshape(n_steps, 1), dt,
                    f"second_order: u = input, y = output of a PT2 lag (T = {T:g} s, D = {D:g}, K = {K:g})")
+
+
+# ----------------------------------------------------------------------------------------
+# Graph and ratings benchmarks
+# ----------------------------------------------------------------------------------------
+
+def karate():
+    """Zachary's karate club (Zachary 1977, *J. Anthropol. Res.* 33(4)): the friendships
+    among 34 members of a club that split in two, from networkx's bundled copy
+    (:func:`networkx.karate_club_graph`; networkx is imported here and only here).
+
+    Returns
+    -------
+    GraphData
+        34 nodes in networkx's order (``node_ids`` ``"0"`` .. ``"33"``), 78 undirected
+        edges with adjacency entries 1.0 (networkx's edge weights, counts of shared
+        activities, are ignored), ``features`` the identity ``(34, 34)`` (each node its
+        own one-hot feature, as in Kipf & Welling 2017), ``labels`` the faction each
+        member joined (node attribute ``club``), ``classes = ["Mr. Hi", "Officer"]``.
+        The two leaders are nodes 0 (Mr. Hi) and 33 (the officer).
+    """
+    try:
+        import networkx as nx
+    except ImportError:
+        raise ImportError("karate() needs networkx: pip install networkx (or pip install matnet[networkx])") from None
+    graph = nx.karate_club_graph()
+    nodes = list(graph.nodes())
+    index = {node: k for k, node in enumerate(nodes)}
+    pairs = np.array(sorted({tuple(sorted((index[a], index[b]))) for a, b in graph.edges() if a != b}), dtype=np.int64)
+    n = len(nodes)
+    rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    adjacency = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n), dtype=np.float64)
+    adjacency.sort_indices()
+    classes = ["Mr. Hi", "Officer"]
+    labels = np.array([classes.index(graph.nodes[node]["club"]) for node in nodes], dtype=np.int64)
+    return GraphData(np.eye(n), labels, adjacency, np.array([str(node) for node in nodes], dtype=str), classes)
+
+
+RATINGS_MODEL = dict(mean=3.6, user_bias=0.5, item_bias=0.6, factor=0.7, interaction=0.5, interaction_rank=2)
+"""Generated ratings: global mean; standard deviations of the user bias, the item bias and
+the product ``u . v``; amplitude and rank of the ``tanh`` interaction (see :func:`ratings`)."""
+
+
+def _rating_pairs(g, n_users, n_items, n_ratings):
+    """``n_ratings`` distinct (user, item) pairs as flat keys ``user * n_items + item``,
+    in random order: one per user and item first (as far as ``n_ratings`` allows), then
+    uniformly random pairs among the others."""
+    n_cover = min(max(n_users, n_items), n_ratings)
+    k = np.arange(n_cover)
+    cover = g.permutation(n_users)[k % n_users] * n_items + g.permutation(n_items)[k % n_items]
+    total = n_users * n_items
+    extra = g.choice(total, size=min(total, n_ratings), replace=False) if n_ratings > n_cover else cover[:0]
+    extra = extra[~np.isin(extra, cover)][:n_ratings - n_cover]
+    return g.permutation(np.concatenate([cover, extra]))
+
+
+def _folds(g, data, n_folds):
+    """``n_folds`` (train, test) pairs whose test sets partition ``data`` at random."""
+    member = np.empty(data.n, dtype=np.int64)
+    for fold, chunk in enumerate(np.array_split(g.permutation(data.n), n_folds)):
+        member[chunk] = fold
+    return [(data.subset(member != fold), data.subset(member == fold)) for fold in range(n_folds)]
+
+
+def _check_ratings(n_users, n_items, n_ratings, rank, noise, n_folds):
+    for name, value, low in (("n_users", n_users, 1), ("n_items", n_items, 1), ("n_ratings", n_ratings, 1),
+                             ("rank", rank, 1), ("n_folds", n_folds, 0)):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if n_ratings > n_users * n_items:
+        raise ValueError(f"n_ratings = {n_ratings} is more than the {n_users * n_items} (user, item) pairs")
+    if n_folds == 1 or n_folds > n_ratings:
+        raise ValueError(f"n_folds must be 0 (no folds) or 2 .. n_ratings, got {n_folds}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be a non-negative standard deviation, got {noise!r}")
+
+
+def ratings(n_users=943, n_items=1682, n_ratings=100_000, rank=5, noise=0.5, seed=0, n_folds=5):
+    """Star ratings generated by a known model, the size of MovieLens-100K by default.
+
+    Each user ``u`` has a bias ``b_u ~ N(0, 0.5^2)``, a factor vector ``p_u`` (``rank``
+    entries of variance ``0.7 / sqrt(rank)``, so that ``p_u . q_i`` has standard deviation
+    0.7) and an interaction vector ``s_u`` (2 entries ``~ N(0, 1)``); each item ``i``
+    likewise ``c_i ~ N(0, 0.6^2)``, ``q_i`` and ``t_i``.  The rating is
+
+    ``r = clip(round(3.6 + b_u + c_i + p_u . q_i + 0.5 tanh(s_u . t_i) + e), 1, 5)``,
+    ``e ~ N(0, noise^2)``,
+
+    whole stars 1..5 as MovieLens.  With the defaults the mean is 3.51 and the standard
+    deviation 1.10 (MovieLens-100K: 3.53 and 1.13; the centre 3.6 makes up for the
+    clipping at 5 stars).  The ``tanh`` term is a nonlinear interaction that no
+    rank-``rank`` factorisation represents exactly; the constants are in
+    :data:`RATINGS_MODEL`.
+
+    The ``n_ratings`` (user, item) pairs are distinct: first each user and each item gets
+    one rating (when ``n_ratings >= max(n_users, n_items)``; fewer ratings cover as many
+    as they can), then the rest are uniformly random among the other pairs.  Ratings come
+    in random order.  The folds are ``n_folds`` disjoint random test sets of equal size
+    (within one), each with the rest as training set, like MovieLens' ``u1`` .. ``u5``
+    (five 80/20 splits): every rating is in exactly one test set.
+
+    Parameters
+    ----------
+    n_users, n_items, n_ratings : int
+        Sizes; ``n_ratings <= n_users * n_items``.
+    rank : int
+        Rank of the bilinear term ``p_u . q_i``.
+    noise : float
+        Standard deviation of the Gaussian noise ``e`` (stars), before rounding.
+    seed : int or numpy.random.Generator
+        The same seed gives bit-identical data; no global random state is touched.
+    n_folds : int
+        Number of (train, test) folds; 0 for none.
+
+    Returns
+    -------
+    MovieLens
+        ``ratings`` (0-based ``user`` and ``item``, ``rating`` float64 in 1..5) and
+        ``folds``, the ``(train, test)`` :class:`~matnet.data.Ratings` pairs.
+    """
+    _check_ratings(n_users, n_items, n_ratings, rank, noise, n_folds)
+    n_users, n_items, n_ratings, rank = int(n_users), int(n_items), int(n_ratings), int(rank)
+    m, g = RATINGS_MODEL, _rng(seed)
+    user_bias, item_bias = g.normal(0.0, m["user_bias"], n_users), g.normal(0.0, m["item_bias"], n_items)
+    scale = np.sqrt(m["factor"] / np.sqrt(rank))
+    p, q = g.normal(0.0, scale, (n_users, rank)), g.normal(0.0, scale, (n_items, rank))
+    s, t = g.standard_normal((n_users, m["interaction_rank"])), g.standard_normal((n_items, m["interaction_rank"]))
+    keys = _rating_pairs(g, n_users, n_items, n_ratings)
+    user, item = keys // n_items, keys % n_items
+    value = (m["mean"] + user_bias[user] + item_bias[item] + np.sum(p[user] * q[item], axis=1)
+             + m["interaction"] * np.tanh(np.sum(s[user] * t[item], axis=1)) + noise * g.standard_normal(n_ratings))
+    data = Ratings(user, item, np.clip(np.rint(value), 1.0, 5.0), n_users, n_items)
+    return MovieLens(data, _folds(g, data, int(n_folds)) if n_folds else [])

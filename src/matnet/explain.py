@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .network import ARROW
 from .prepare import initial_states, prepare_inputs, prepare_sequences
 from .simulate import data_units, forward, plan, run_sequences
 
@@ -55,7 +56,7 @@ def explain(net, X, format="text", max_samples=3, precision=4, initial=None):
     trace, raw, n = _run(net, X, initial)
     writer = {"text": _Text, "markdown": _Markdown, "latex": _Latex, "html": _Html}[format](precision)
     shown = min(n, max_samples)
-    what = "Step" if net.is_dynamic else "Sample"
+    what = "Step" if net.is_dynamic else "Node" if plan(net).coupled else "Sample"
     parts = [writer.title(_architecture(net))]
     for i in range(shown):
         inputs = ", ".join(f"{name} = {writer.inline(x[i])}" for name, x in raw.items())
@@ -164,6 +165,11 @@ def _layer(net, step, trace, i, writer):
         terms.append(f"{label} · {source}")
         shapes.append(f"({W.shape[0]}×{W.shape[1]})·({W.shape[1]}×1)")
         blocks.append(writer.matrix(label, W))
+        if c.propagate is not None:                # a graph connection reads its neighbours
+            source, used = _neighbours(c, trace, i, source, writer, blocks)
+            terms[-1] = f"{label} · {source}"
+            blocks.append(writer.matrix(source, used.T))
+            continue
         x = trace.connection_input(c)[i:i + 1]
         used = op.reads(x)
         if used is not x:                          # a quantised weight reads x on its grid
@@ -182,6 +188,20 @@ def _layer(net, step, trace, i, writer):
     blocks.append(writer.matrix("z = " + " + ".join(terms) if terms else "z", z[:, None]))
     blocks.append(writer.matrix(f"{layer} = {act}(z)", a[:, None]))
     return writer.section(equation, blocks)
+
+
+def _neighbours(c, trace, i, source, writer, blocks):
+    """Node ``i`` of a graph connection reads ``Σ_j P[i, j] x_j``: the row of ``P`` (its
+    non-zero entries, as columns ``[j; P[i, j]]``) and that sum."""
+    X = trace.connection_input(c)
+    unit = np.zeros((X.shape[0], 1), X.dtype)
+    unit[i] = 1
+    row = c.propagate.transpose(unit)[:, 0]            # row i of P
+    j = np.flatnonzero(row)
+    label = f"P[{c.source}{ARROW}{c.target}]"
+    blocks.append(writer.matrix(f"{label} row {i + 1}: node j; P[i, j] ({c.propagate.describe()})",
+                                np.vstack([j + 1, row[j]])))
+    return f"({label} {source})", (row @ X)[None, :]
 
 
 class _Text:

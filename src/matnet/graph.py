@@ -185,8 +185,14 @@ def adjacency(net):
         ``A[i, j]`` weighs the edge from node ``j`` to node ``i`` (rows receive).
     nodes : Nodes
         Which input or layer, and which unit, each node is; the last is the bias node.
+        For a graph network, ``nodes.propagation`` maps each graph connection to its
+        propagation (``.to_dense()``: the ``(n_nodes, n_nodes)`` matrix over the
+        graph's nodes, the rows of a batch): ``A`` holds ``W``, which every graph node
+        applies alike, and ``P`` mixes the graph's nodes — two matrices over different
+        index sets, kept apart.
     """
     nodes = _node_table(net)
+    nodes.propagation = {c.key: c.propagate for c in net.connections.values() if c.propagate is not None}
     start = _offsets(nodes)
     entries = {}
     for c in net.connections.values():
@@ -213,13 +219,16 @@ def adjacency(net):
 
 
 def from_adjacency(A, nodes, dtype=None):
-    """Rebuild a network from its adjacency matrix (or ``{delay: A_d}``) and node table.
+    """Rebuild a network from its adjacency matrix (or ``{delay: A_d}``) and node table
+    (with its graph connections' ``propagation``, when it has them).
 
     Every stored entry (also an explicit 0) of a block between two groups of nodes
     makes a connection; stored entries in the bias column make a layer's bias.
     """
     matrices = {d: sp.csr_array(M) for d, M in (A.items() if isinstance(A, dict) else [(0, A)])}
+    propagation = getattr(nodes, "propagation", {})
     nodes = Nodes(nodes)
+    nodes.propagation = propagation
     N = len(nodes)
     for d, M in matrices.items():
         if M.shape != (N, N):
@@ -252,7 +261,8 @@ def from_adjacency(A, nodes, dtype=None):
             delays = [d for d, B in blocks.items() if B.nnz]
             if delays:
                 W = np.hstack([blocks[d].toarray() for d in delays])
-                net.connect(source, target, W, delays=delays)
+                net.connect(source, target, W, delays=delays,
+                            propagate=getattr(nodes, "propagation", {}).get((source, target)))
         if net.layers[target].bias:
             net.biases[target] = matrices[0][rows][:, [bias]].toarray()[:, 0]
     outputs = sorted({(n.output, n.layer) for n in nodes if n.output is not None})

@@ -1,8 +1,9 @@
 """Saving and loading networks: one ``.npz`` file, never a pickle.
 
 The file holds the arrays ``W/<source>/<target>``, ``b/<layer>`` and
-``scaling/<inputs|outputs>/<name>/<scale|shift|value>``, and one JSON
-document ``matnet.json``::
+``scaling/<inputs|outputs>/<name>/<scale|shift|value>`` (a graph connection also
+``P/<source>/<target>/<part>``, its propagation's arrays, and ``theta/<source>/<target>``,
+a learned filter's parameters), and one JSON document ``matnet.json``::
 
     {"format": "matnet", "version": 1, "dtype": "float64",
      "inputs": [{"name": "x", "size": 2}],
@@ -35,6 +36,7 @@ from ._format import shape_str
 from .network import Network
 from .weights import from_arrays as weights_from_arrays
 from .weights import is_compressed
+from .weights.propagation import from_arrays as propagation_from_arrays
 
 __all__ = ["save", "load", "ModelFileError", "FORMAT", "FORMAT_VERSION"]
 
@@ -56,6 +58,15 @@ def _connection_entry(net, c):
     form = net.weights[c.key]
     if is_compressed(form):
         entry["form"] = form.kind
+    if c.propagate is not None:
+        entry["propagate"] = c.propagate.kind
+    return entry
+
+
+def _layer_entry(layer):
+    entry = {"name": layer.name, "size": layer.size, "activation": layer.activation.name, "bias": layer.bias}
+    if layer.dropout:
+        entry["dropout"] = layer.dropout
     return entry
 
 
@@ -68,6 +79,11 @@ def _weight_arrays(net):
             arrays.update({f"W/{s}/{t}/{part}": a for part, a in W.arrays().items()})
         else:
             arrays[f"W/{s}/{t}"] = W
+    for c in net.connections.values():
+        if c.propagate is not None:
+            arrays.update({f"P/{c.source}/{c.target}/{part}": a for part, a in c.propagate.arrays().items()})
+            if c.propagate.n_params:
+                arrays[f"theta/{c.source}/{c.target}"] = c.propagate.theta
     return arrays
 
 
@@ -80,9 +96,9 @@ def _document(net, arrays):
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "dtype": net.dtype.name,
-        "inputs": [{"name": n, "size": s} for n, s in net.inputs.items()],
-        "layers": [{"name": l.name, "size": l.size, "activation": l.activation.name, "bias": l.bias}
-                   for l in net.layers.values()],
+        "inputs": [{"name": n, "size": s, **({"dropout": net.input_dropout[n]} if n in net.input_dropout else {})}
+                   for n, s in net.inputs.items()],
+        "layers": [_layer_entry(layer) for layer in net.layers.values()],
         "connections": [_connection_entry(net, c) for c in net.connections.values()],
         "outputs": net.outputs,
         "scaling": {side: {name: sc.kind for name, sc in getattr(net, f"{side[:-1]}_scaling").items()}
@@ -189,22 +205,25 @@ def _build(document, arrays, fail):
         raise fail(f"unsupported dtype {document['dtype']!r}")
     net = Network(dtype=document["dtype"])
     for entry in document["inputs"]:
-        net.add_input(*_fields(entry, ("name", "size"), "input"))
+        dropout = entry.pop("dropout", 0.0) if isinstance(entry, dict) else 0.0
+        net.add_input(*_fields(entry, ("name", "size"), "input"), dropout)
     for entry in document["layers"]:
+        dropout = entry.pop("dropout", 0.0) if isinstance(entry, dict) else 0.0
         name, size, activation, bias = _fields(entry, ("name", "size", "activation", "bias"), "layer")
         if not isinstance(activation, str) or not isinstance(bias, bool):
             raise ValueError(f"layer {name!r}: activation must be a name and bias true or false")
-        net.add_layer(name, size, activation, bias)
+        net.add_layer(name, size, activation, bias, dropout)
     for entry in document["connections"]:
         form = entry.pop("form", None) if isinstance(entry, dict) else None
+        kind = entry.pop("propagate", None) if isinstance(entry, dict) else None
         source, target, delays = _fields(entry, ("source", "target", "delays"), "connection")
-        weight = None
+        weight = propagate = None
         if form is not None:
-            _verify(arrays, document["arrays"], f"W/{source}/{target}/", fail)
-            parts = {k.rsplit("/", 1)[1]: a for k, a in arrays.items() if k.startswith(f"W/{source}/{target}/")}
-            shape = (net.layers[target].size, len(delays or [0]) * net.size_of(source))
-            weight = weights_from_arrays(form, shape, parts)
-        net.connect(source, target, weight, delays=delays)
+            weight = weights_from_arrays(form, (net.layers[target].size, len(delays or [0]) * net.size_of(source)),
+                                         _parts(arrays, document, f"W/{source}/{target}/", fail))
+        if kind is not None:
+            propagate = propagation_from_arrays(kind, _parts(arrays, document, f"P/{source}/{target}/", fail))
+        net.connect(source, target, weight, delays=delays, propagate=propagate)
     expected = {k: v for k, v in _weight_arrays(net).items()}
     expected.update({f"b/{name}": b for name, b in net.biases.items()})
     scaling = _declared_scaling(document, net)
@@ -250,6 +269,12 @@ def _build(document, arrays, fail):
         raise fail("feature_names must map inputs and layers to one name per column")
     net.feature_names = names
     return net
+
+
+def _parts(arrays, document, prefix, fail):
+    """``part -> array`` of the arrays named ``prefix<part>``, checked."""
+    _verify(arrays, document["arrays"], prefix, fail)
+    return {k[len(prefix):]: a for k, a in arrays.items() if k.startswith(prefix)}
 
 
 def _verify(arrays, declared, prefix, fail):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import numpy as np
@@ -36,6 +36,7 @@ from . import init as _init
 from ._toposort import CycleError, topological_order
 from ._format import shape_str
 from .weights import is_compressed
+from .weights.propagation import Propagation, propagation as _propagation
 
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "CycleError"]
 
@@ -44,21 +45,27 @@ ARROW = "→"
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer of ``size`` neurons computing ``a = activation(z)``."""
+    """A layer of ``size`` neurons computing ``a = activation(z)``; in training, with
+    ``dropout = p > 0``, each activation is zeroed with probability ``p`` and the rest
+    scaled by ``1 / (1 - p)`` (inverted dropout)."""
 
     name: str
     size: int
     activation: _activations.Activation
     bias: bool = True
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
 class Connection:
-    """A connection from ``source`` (an input or a layer) into the layer ``target``."""
+    """A connection from ``source`` (an input or a layer) into the layer ``target``;
+    ``propagate`` (a :class:`~matnet.weights.propagation.Propagation`) mixes the rows of
+    a batch, the nodes of a graph: ``Z += P (X_c @ W.T)``."""
 
     source: str
     target: str
     delays: tuple = (0,)
+    propagate: Propagation | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self):
@@ -72,6 +79,10 @@ class Connection:
 
 def bias_label(name):
     return f"b[{name}]"
+
+
+def filter_label(key):
+    return f"θ[{key[0]}{ARROW}{key[1]}]"
 
 
 def weight_label(key):
@@ -129,6 +140,12 @@ def _check_size(size, what):
     if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"{what} size must be a positive integer, got {size!r}")
     return int(size)
+
+
+def _check_dropout(dropout, name):
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.floating)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout of layer {name!r} must be a probability in [0, 1), got {dropout!r}")
+    return float(dropout)
 
 
 def _check_delays(delays, key):
@@ -191,6 +208,7 @@ class Network:
         self._rng = _init.rng(seed)
         self._init = _init.matrix_initializer(init)
         self._inputs = {}
+        self._input_dropout = {}
         self._layers = {}
         self._connections = {}
         self._outputs = None
@@ -249,22 +267,53 @@ class Network:
         self._outputs = names
         self._changed()
 
-    def add_input(self, name, size):
-        """Add a named input of ``size`` features."""
+    def add_input(self, name, size, dropout=0.0):
+        """Add a named input of ``size`` features; ``dropout`` as in :meth:`add_layer`
+        (each connection from the input drops its own values)."""
         _check_name(name, "input")
         self._check_new_name(name)
         self._inputs[name] = _check_size(size, f"input {name!r}")
+        dropout = _check_dropout(dropout, name)
+        if dropout:
+            self._input_dropout[name] = dropout
         self._changed()
 
-    def add_layer(self, name, size, activation="tanh", bias=True):
-        """Add a layer of ``size`` neurons with ``activation`` (a name or ``(f, df)``)."""
+    @property
+    def input_dropout(self):
+        """Read-only mapping ``input name -> dropout probability`` (inputs with dropout only)."""
+        return MappingProxyType(self._input_dropout)
+
+    def dropout_of(self, name):
+        """The dropout probability of an input or layer ``name`` (0: none)."""
+        return self._layers[name].dropout if name in self._layers else self._input_dropout.get(name, 0.0)
+
+    def add_layer(self, name, size, activation="tanh", bias=True, dropout=0.0):
+        """Add a layer of ``size`` neurons with ``activation`` (a name or ``(f, df)``).
+
+        ``dropout`` ``p`` in ``[0, 1)``: in training by a minibatch method, each of the
+        layer's activations is zeroed with probability ``p`` (the rest scaled by
+        ``1 / (1 - p)``), drawn from ``fit``'s seed; prediction never drops.
+        """
         _check_name(name, "layer")
         self._check_new_name(name)
         size = _check_size(size, f"layer {name!r}")
-        self._layers[name] = Layer(name, size, _activations.get(activation), bool(bias))
+        self._layers[name] = Layer(name, size, _activations.get(activation), bool(bias), _check_dropout(dropout, name))
         self._relayout({})
 
-    def connect(self, source, target, weight=None, delays=None):
+    def set_dropout(self, name, dropout):
+        """Change the dropout probability of an input or layer ``name`` (0 turns it off)."""
+        dropout = _check_dropout(dropout, name)
+        if name in self._layers:
+            self._layers[name] = replace(self._layers[name], dropout=dropout)
+        elif name in self._inputs:
+            self._input_dropout.pop(name, None)
+            if dropout:
+                self._input_dropout[name] = dropout
+        else:
+            raise ValueError(f"no input or layer {name!r}; they are: {', '.join([*self._inputs, *self._layers])}")
+        self._changed()
+
+    def connect(self, source, target, weight=None, delays=None, propagate=None):
         """Connect ``source`` (an input or a layer) into layer ``target``.
 
         Parameters
@@ -274,6 +323,13 @@ class Network:
         delays : sequence of int, optional
             Tapped delays, strictly increasing (default ``[0]``, no delay).  A
             connection that closes a cycle must have only delays >= 1.
+        propagate : matrix or Propagation, optional
+            A graph connection: ``Z += P (X_c @ W.T)`` with ``P`` ``(n_nodes, n_nodes)``
+            (SciPy sparse or dense, e.g. :func:`matnet.graphs.normalized_adjacency`) or a
+            learned filter (:class:`~matnet.graphs.SpectralFilter`,
+            :class:`~matnet.graphs.ChebyshevFilter`, whose parameters join the
+            network's).  The rows of every batch are then the graph's nodes, the whole
+            graph at once; graph connections take no delays.
         """
         key = (source, target)
         if source not in self._inputs and source not in self._layers:
@@ -286,7 +342,16 @@ class Network:
         if key in self._connections:
             raise ValueError(f"{weight_label(key)} already exists")
         delays = _check_delays(delays, key)
-        connection = Connection(source, target, delays)
+        if propagate is not None:
+            if delays != (0,):
+                raise ValueError(f"{weight_label(key)} propagates over the graph's nodes and takes no delays, "
+                                 f"got {list(delays)}")
+            propagate = _propagation(propagate, self.dtype)
+            nodes = {c.propagate.n_nodes for c in self._connections.values() if c.propagate is not None}
+            if nodes and propagate.n_nodes not in nodes:
+                raise ValueError(f"{weight_label(key)} propagates over {propagate.n_nodes} nodes, but the network's "
+                                 f"graph has {nodes.pop()}")
+        connection = Connection(source, target, delays, propagate)
         if 0 in delays and source in self._layers:
             edges = [c.key for c in self._zero_delay()] + [key]
             try:
@@ -396,6 +461,8 @@ class Network:
                 form = self._forms.get(c.key)
                 entries.append(("W", c.key, (form.n_params,) if form is not None else
                                 (self._layers[name].size, len(c.delays) * self._source_size(c.source))))
+                if c.propagate is not None and c.propagate.n_params:
+                    entries.append(("P", c.key, (c.propagate.n_params,)))
             if self._layers[name].bias:
                 entries.append(("b", name, (self._layers[name].size,)))
         return entries
@@ -408,6 +475,8 @@ class Network:
         old.update(new_values)
         self._theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in self.layout()), self.dtype)
         weights, biases = self.views(self._theta)
+        for key, view in self.filter_views(self._theta).items():
+            self._connections[key].propagate.bind(view)      # a filter's parameters live in theta
         for kind, views in (("W", weights), ("b", biases)):
             for key, view in views.items():
                 if kind == "W" and key in self._forms:
@@ -425,9 +494,21 @@ class Network:
         weights, biases, start = {}, {}, 0
         for kind, key, shape in self.layout():
             size = int(np.prod(shape))
-            (weights if kind == "W" else biases)[key] = flat[start:start + size].reshape(shape)
+            if kind != "P":
+                (weights if kind == "W" else biases)[key] = flat[start:start + size].reshape(shape)
             start += size
         return weights, biases
+
+    def filter_views(self, flat):
+        """Views ``(source, target) -> (n,)`` of ``flat`` at the parameters of the
+        learned propagations (:class:`~matnet.graphs.SpectralFilter`, ...)."""
+        views, start = {}, 0
+        for kind, key, shape in self.layout():
+            size = int(np.prod(shape))
+            if kind == "P":
+                views[key] = flat[start:start + size]
+            start += size
+        return views
 
     @property
     def theta(self):
@@ -463,11 +544,11 @@ class Network:
         and the given inputs and ``[(Connection, W)]`` (in parameter order)."""
         net = Network(dtype=dtype or self.dtype, seed=copy.deepcopy(self._rng))   # draws go on alike
         for name, size in inputs.items():
-            net.add_input(name, size)
+            net.add_input(name, size, self._input_dropout.get(name, 0.0))
         for layer in self._layers.values():
-            net.add_layer(layer.name, layer.size, layer.activation, layer.bias)
+            net.add_layer(layer.name, layer.size, layer.activation, layer.bias, layer.dropout)
         for c, W in connections:
-            net.connect(c.source, c.target, W, delays=c.delays)
+            net.connect(c.source, c.target, W, delays=c.delays, propagate=c.propagate)
         for name, b in self.biases.items():
             net.biases[name] = b
         if self._outputs is not None:
@@ -596,17 +677,21 @@ class Network:
 
     def summary(self):
         """A plain-text table of inputs, layers, connections and parameter counts."""
-        rows = [f"{'input':<7} {name:<12} size {size}" for name, size in self._inputs.items()]
+        rows = [f"{'input':<7} {name:<12} size {size}"
+                f"{f'  dropout {self._input_dropout[name]:g}' if name in self._input_dropout else ''}"
+                for name, size in self._inputs.items()]
         for name in self.topological_order():
             layer = self._layers[name]
             mark = "  (output)" if name in self.outputs else ""
             rows.append(f"{'layer':<7} {name:<12} size {layer.size:<5} {layer.activation.name:<10} "
-                        f"bias {'yes' if layer.bias else 'no'}{mark}")
+                        f"bias {'yes' if layer.bias else 'no'}"
+                        f"{f'  dropout {layer.dropout:g}' if layer.dropout else ''}{mark}")
         for c in self._connections.values():
             delays = "" if c.delays == (0,) else f"  delays {list(c.delays)}"
             W = self.weights[c.key]
             form = f"  {W.kind}, {W.n_params} parameters" if is_compressed(W) else ""
-            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}")
+            graph = "" if c.propagate is None else f"  propagated: {c.propagate.describe()}"
+            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}{graph}")
         rows.append(f"{self.n_params} parameters, {self.dtype}")
         return "\n".join(rows)
 

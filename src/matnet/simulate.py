@@ -47,6 +47,7 @@ class Step:
     activation: object
     connections: tuple
     bias: bool
+    dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class Plan:
     delays : dict ``layer -> d``, the largest delay the layer is read with
     recurrent : bool, whether layers' past values feed layers
     sizes : dict ``layer -> size``
+    coupled : bool, whether a connection propagates over the rows (a graph network:
+        the rows of a batch are its nodes and depend on each other)
+    dropout : bool, whether a layer drops activations in training
     """
 
     steps: tuple
@@ -71,6 +75,8 @@ class Plan:
     delays: dict
     recurrent: bool
     sizes: dict
+    coupled: bool = False
+    dropout: bool = False
 
 
 def plan(net) -> Plan:
@@ -80,8 +86,18 @@ def plan(net) -> Plan:
         return cached
     steps = tuple(
         Step(name, net.layers[name].size, net.layers[name].activation,
-             tuple((c, operator(net.weights[c.key])) for c in net.incoming(name)), net.layers[name].bias)
+             tuple((c, operator(net.weights[c.key])) for c in net.incoming(name)), net.layers[name].bias,
+             net.layers[name].dropout)
         for name in net.topological_order())
+    coupled = any(c.propagate is not None for c in net.connections.values())
+    dropout = any(step.dropout for step in steps) or bool(net.input_dropout)
+    if coupled and net.is_dynamic:
+        raise ValueError("a graph network (a connection with propagate=) cannot have delayed connections")
+    if dropout and net.is_recurrent:
+        raise ValueError("dropout applies to networks without feedback from layers; this one is recurrent")
+    dropped_outputs = [name for name in net.outputs if net.layers[name].dropout]
+    if dropped_outputs:
+        raise ValueError(f"output layer {dropped_outputs[0]!r} has dropout; drop activations of hidden layers only")
     columns, start = {}, 0
     mask = np.zeros(net.n_params, bool)
     for kind, key, shape in net.layout():
@@ -91,7 +107,8 @@ def plan(net) -> Plan:
         start += size
     delays = {name: d for name, d in net.max_delays().items() if name in net.layers}
     sizes = {name: layer.size for name, layer in net.layers.items()}
-    net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent, sizes)
+    net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent, sizes,
+                                coupled, dropout)
     return net.compiled["plan"]
 
 
@@ -113,6 +130,9 @@ class Trace:
     single : bool
         Whether the data was one 1-D sample (or one 2-D series).
     inputs : dict ``name -> (rows, n)``, the inputs as used (when known).
+    dropped : dict ``layer -> (mask, f(z))``
+        Layers that dropped activations (training): ``a = mask * f(z)``, ``mask`` 0 or
+        ``1 / (1 - p)``.
     """
 
     shape: tuple
@@ -122,6 +142,15 @@ class Trace:
     states: dict = field(default_factory=dict)
     single: bool = False
     inputs: dict = field(default_factory=dict)
+    dropped: dict = field(default_factory=dict)
+
+    def derivative_values(self, name):
+        """What ``f'`` reads of layer ``name``: ``(z, f(z))`` before any dropout, and the
+        dropout mask (None if none)."""
+        if name in self.dropped:
+            mask, kept = self.dropped[name]
+            return self.z[name], kept, mask
+        return self.z[name], self.a[name], None
 
     def values(self, name):
         """The rows of what an input or layer ``name`` sends (without delays)."""
@@ -151,7 +180,7 @@ class Trace:
         return as_rows(stack_lagged(padded, states.shape[1], c.delays, t0, t1))
 
 
-def run(net, x, shape, states=None, single=False) -> Trace:
+def run(net, x, shape, states=None, single=False, dropout=None) -> Trace:
     """Run ``net`` on prepared connection inputs.
 
     Parameters
@@ -162,6 +191,8 @@ def run(net, x, shape, states=None, single=False) -> Trace:
         ``n_steps = 1`` for networks without feedback from layers.
     states : dict ``layer -> (n_series, d, size)``, optional
         Initial values of layers read with delay (zeros when missing).
+    dropout : numpy.random.Generator, optional
+        Training: layers with dropout drop activations drawn from it (None: never).
 
     Returns
     -------
@@ -169,15 +200,25 @@ def run(net, x, shape, states=None, single=False) -> Trace:
     """
     p = plan(net)
     S, T = shape
+    if p.coupled:
+        _check_nodes(net, S * T)
+    if dropout is not None and net.input_dropout:
+        x = _drop_inputs(net, x, dropout)
     trace = Trace(shape, x, single=single)
-    if not p.recurrent:                        # every row on its own: one step over all rows
+    if not p.recurrent:                        # one step over all rows (of a graph: its nodes)
         for step in p.steps:
             Z = None
             for c, op in step.connections:
                 part = op.dot(x[c.key] if c.key in x else trace.a[c.source])
+                if c.propagate is not None:
+                    part = c.propagate.apply(part)
                 Z = part if Z is None else np.add(Z, part, out=Z)
             trace.z[step.layer] = Z = _with_bias(net, step, Z, S * T)
-            trace.a[step.layer] = step.activation(Z)
+            trace.a[step.layer] = A = step.activation(Z)
+            if step.dropout and dropout is not None:
+                mask = (dropout.random(A.shape, dtype=A.dtype) >= step.dropout) / A.dtype.type(1 - step.dropout)
+                trace.dropped[step.layer] = (mask, A)
+                trace.a[step.layer] = A * mask
         return trace
     for step in p.steps:                       # terms known in advance: inputs and bias
         Z = None
@@ -188,6 +229,23 @@ def run(net, x, shape, states=None, single=False) -> Trace:
         trace.z[step.layer] = _with_bias(net, step, Z, S * T)
     _run_over_time(net, p, trace, states or {})
     return trace
+
+
+def _drop_inputs(net, x, rng):
+    """``x`` with the values of inputs that have dropout dropped (one mask per connection)."""
+    x = dict(x)
+    for key, X in x.items():
+        p = net.input_dropout.get(key[0], 0.0)
+        if p:
+            x[key] = X * ((rng.random(X.shape, dtype=X.dtype) >= p) / X.dtype.type(1 - p))
+    return x
+
+
+def _check_nodes(net, rows):
+    c = next(c for c in net.connections.values() if c.propagate is not None)
+    if rows != c.propagate.n_nodes:
+        raise ValueError(f"{c.label} propagates over a graph of {c.propagate.n_nodes} nodes; the data has {rows} "
+                         "rows (a graph network takes every node at once, in the graph's order)")
 
 
 def _with_bias(net, step, Z, n):

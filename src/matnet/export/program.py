@@ -206,10 +206,14 @@ def program(net, name="net"):
     Raises
     ------
     ValueError
-        For a network without inputs or with a custom activation (named).
+        For a network without inputs, with a custom activation (named) or a graph connection.
     """
     if not net.inputs and not net.is_dynamic:
         raise ValueError("export needs a network with inputs or delay states")
+    graph = [c.label for c in net.connections.values() if c.propagate is not None]
+    if graph:
+        raise ValueError(f"{graph[0]} propagates over a graph's nodes; export writes per-sample code and does not "
+                         "write graph networks")
     for layer in net.layers.values():
         if layer.activation.name not in ACTIVATIONS or not layer.activation.builtin:
             raise ValueError(f"layer {layer.name!r} uses the activation {layer.activation.name!r}, which export "

@@ -20,6 +20,10 @@ def check_static(net, what):
                          f"({', '.join(delayed)}); run it over time in matnet instead")
     if not net.inputs:
         raise ValueError(f"{what} needs a network with at least one input")
+    graph = [c.label for c in net.connections.values() if c.propagate is not None]
+    if graph:
+        raise ValueError(f"{what} converts per-sample networks; {graph[0]} propagates over a graph's nodes "
+                         "(a graph network), which it does not convert")
     for key, W in net.weights.items():
         if getattr(W, "kind", None) == "quantized":
             raise ValueError(f"{weight_label(key)} is quantised: {what} would drop the rounding of its input; "

@@ -358,7 +358,7 @@ def _splits(net, data, rows, kinds):
     _apply_scaling(net, kinds, data, rows[0])
     whole = whole_split(net, data)
     names = ("train", "val", "test")
-    if not plan(net).recurrent:
+    if not (plan(net).recurrent or plan(net).coupled):
         return {name: whole.select(idx) for name, idx in zip(names, rows)}
     n = whole.shape[0] * whole.shape[1]
     splits = {}
@@ -505,6 +505,7 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
             arguments.pop(key)
         return _fit_restarts(net, X, T, int(restarts), restart_init, {**arguments, **options})
     options = parse_options(algorithm, options, lr, batch_size, lr_schedule)
+    _check_graph_and_dropout(net, algorithm, batch_size)
     max_fail = ALGORITHMS[algorithm].max_fail if max_fail is _DEFAULT else max_fail
     max_fail = max_fail if patience is None else patience
     loss = _losses.check_loss(loss or _default_loss(net, T, algorithm), net)
@@ -525,10 +526,24 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
         net.input_scaling, net.output_scaling, net.classes = state[1:]
         raise
     # 4. run the algorithm; the Monitor restores the best weights
-    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R")
+    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R", dropout=rng)
     history = train(problem, **schedule)
     history.division = dict(zip(("train", "val", "test"), rows))
     return history
+
+
+def _check_graph_and_dropout(net, algorithm, batch_size):
+    """A graph network trains on its whole graph; dropout needs a minibatch method (the
+    others need the same function at every step of an epoch)."""
+    p = plan(net)
+    if p.coupled and batch_size is not None:
+        raise ValueError("a graph network trains on the whole graph at once (its nodes depend on each other); "
+                         "batch_size does not apply")
+    if p.dropout and ALGORITHMS[algorithm].lr is None:
+        name = next(n for n in [*net.inputs, *net.layers] if net.dropout_of(n))
+        raise ValueError(f"{name!r} has dropout, which needs a gradient method that takes random steps "
+                         f"(sgd, adam, rmsprop); {algorithm!r} needs the same function at every step. "
+                         f"Turn it off for this training with net.set_dropout({name!r}, 0)")
 
 
 def _prepare(net, X, T, loss, classification, sample_weight, division, division_mode, validation, initial,

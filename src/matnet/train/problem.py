@@ -134,15 +134,18 @@ class Problem:
     metric : {"accuracy", "R"}
     """
 
-    def __init__(self, net, splits, loss, l2, metric):
+    def __init__(self, net, splits, loss, l2, metric, dropout=None):
         self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
         self.train = splits["train"]
         self.scale = error_scale(net)
         self.theta = net.theta
         self.grad = np.empty_like(self.theta)
         self.grad_views = net.views(self.grad)
-        self.recurrent = plan(net).recurrent
-        self.outputs = plan(net).outputs
+        p = plan(net)
+        self.recurrent = p.recurrent
+        self.whole = p.recurrent or p.coupled         # rows depend on each other: every split is one run
+        self.outputs = p.outputs
+        self.dropout = dropout if p.dropout else None
         self._cache = (None, None, None)
 
     @property
@@ -152,16 +155,20 @@ class Problem:
 
     def batches(self, batch_size, rng):
         """Shuffled index batches covering the training split once (the whole split,
-        ``[None]``, for a recurrent network: its series are run whole)."""
-        if self.recurrent:
+        ``[None]``, for a recurrent network, whose series are run whole, and a graph
+        network, whose nodes are)."""
+        if self.whole:
             return [None]
         perm = rng.permutation(self.n)
         return [perm[i:i + batch_size] for i in range(0, self.n, batch_size)]
 
-    def run(self, split):
+    def run(self, split, training=False):
         """The forward run of ``split`` at the current parameters (the splits of a
-        recurrent run share one run, cached until the parameters change)."""
-        if not self.recurrent:
+        recurrent or graph run share one run, cached until the parameters change).
+        ``training`` drops activations where layers have dropout (never cached)."""
+        if training and self.dropout is not None:
+            return run(self.net, split.x, split.shape, split.states, dropout=self.dropout)
+        if not self.whole:
             return run(self.net, split.x, split.shape, split.states)
         x, theta, trace = self._cache
         if x is not split.x or not np.array_equal(theta, self.theta):
@@ -195,7 +202,7 @@ class Problem:
         if not need_gradient:
             value = self._value(split, metric)
             return add_l2(self.net, self.l2, value)
-        trace = self.run(split)
+        trace = self.run(split, training=True)
         value, deltas = self._loss(split, trace, need_gradient)
         grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
         value, grad = add_l2(self.net, self.l2, value, grad)
@@ -219,7 +226,7 @@ class Problem:
         :data:`VALUE_ROWS` (large batches would cost more in fresh memory than in
         arithmetic), a recurrent run whole."""
         rows = split.shape[0] * split.shape[1]
-        if self.recurrent or rows <= VALUE_ROWS:
+        if self.whole or rows <= VALUE_ROWS:
             trace = self.run(split)
             if metric is not None:
                 self.add_metric(metric, split, trace)
@@ -277,7 +284,7 @@ class NormalEquations:
         """``(split, block_rows)``: blocks of independent rows run one at a time; a
         recurrent run whole, its Jacobian in blocks of steps."""
         split, n = self.problem.train, self.problem.train.n
-        if self.problem.recurrent:
+        if self.problem.whole:
             yield split, self.block_size
             return
         for start in range(0, n, self.block_size):

@@ -61,7 +61,7 @@ def backward(net, trace, deltas, out=None, out_views=None):
     grad = np.empty(net.n_params, net.dtype) if out is None else out
     gW, gb = net.views(grad) if out_views is None else out_views
     if T == 1:
-        dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0, trace.dropped)
+        dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0, trace)
     else:
         later = {name: np.zeros((S, T, p.sizes[name]), net.dtype)
                  for name, d in p.delays.items() if d}                   # dA arriving from later steps
@@ -85,11 +85,12 @@ def backward(net, trace, deltas, out=None, out_views=None):
                 gb[step.layer][...] = 0
             continue
         D = D if D.ndim == 2 else D.reshape(-1, step.size)
-        for c, op in step.connections:
+        for j, (c, op) in enumerate(step.connections):
             X = trace.connection_input(c)
-            op.gradient(X, _to_weight(c, D), out=gW[c.key])
+            Dc = D if step.combine == "sum" else _times(D, trace.others(step.layer, j))
+            op.gradient(X, _to_weight(c, Dc), out=gW[c.key])
             if c.key in gP:
-                gP[c.key][...] = c.propagate.gradient(op.dot(X), D)
+                gP[c.key][...] = c.propagate.gradient(op.dot(X), Dc)
         if step.bias:
             np.sum(D, axis=0, out=gb[step.layer])
     return grad
@@ -100,11 +101,17 @@ def _to_weight(c, D):
     return D if c.propagate is None else c.propagate.transpose(D)
 
 
-def _step_back(net, p, z, a, given, later, t, dropped=None):
+def _times(D, others):
+    """``dL/d term`` of a product layer's contribution: ``D`` times the other contributions."""
+    return D if others is None else D * others
+
+
+def _step_back(net, p, z, a, given, later, t, trace=None):
     """``dL/dZ`` of every layer at one step (rows of that step), layers in reverse
     order; gradients for earlier steps go into ``later`` (``layer -> (S, T, size)``);
-    ``dropped`` as :attr:`Trace.dropped`."""
+    ``trace`` (a run of one step) gives dropout masks and product layers' terms."""
     now, dZ = {}, {}
+    dropped = trace.dropped if trace is not None else None
     for step in reversed(p.steps):
         name = step.layer
         upstream = now.pop(name, None)
@@ -123,10 +130,11 @@ def _step_back(net, p, z, a, given, later, t, dropped=None):
         if d is None:
             continue
         dZ[name] = d
-        for c, op in step.connections:
+        for j, (c, op) in enumerate(step.connections):
             if c.source not in p.sizes:
                 continue
-            back = op.rdot(_to_weight(c, d))
+            dc = d if step.combine == "sum" else _times(d, trace.others(name, j))
+            back = op.rdot(_to_weight(c, dc))
             if c.delays == (0,):
                 now[c.source] = back if c.source not in now else now[c.source] + back
             else:
@@ -324,10 +332,12 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
             dZ = step.activation.backward(z_, values, upstream if mask is None else upstream * mask)
             if given is not None:
                 dZ = dZ + given                 # (Q, rows, R)
-        for c, op in step.connections:
-            dW = _to_weight(c, dZ)
+        for j, (c, op) in enumerate(step.connections):
+            others = trace.others(step.layer, j) if step.combine == "product" else None
+            dC = dZ if others is None else dZ * trace.block(others, series, steps)
+            dW = _to_weight(c, dC)
             if parameters:
-                _weight_jacobian(E, p, c, op, trace.connection_input(c, series, steps), dZ, dW, nodes is not None)
+                _weight_jacobian(E, p, c, op, trace.connection_input(c, series, steps), dC, dW, nodes is not None)
             to_layer = c.source in net.layers
             if to_layer or inputs is not None:
                 C = net.size_of(c.source)

@@ -30,7 +30,7 @@ def problem_of(net, X, T, loss="mse", l2=0.0, sample_weight=None, initial=None):
         if initial is not None:
             raise ValueError("initial= gives delay states; the network has no delays")
         data = static_data(net, X, T, sample_weight)
-    return Problem(net, {"train": whole_split(net, data)}, loss, l2, "R")
+    return Problem(net, {"train": whole_split(net, data)}, loss, l2, "R", training=False)
 
 
 def gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None, initial=None):

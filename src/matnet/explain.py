@@ -165,6 +165,11 @@ def _layer(net, step, trace, i, writer):
         terms.append(f"{label} · {source}")
         shapes.append(f"({W.shape[0]}×{W.shape[1]})·({W.shape[1]}×1)")
         blocks.append(writer.matrix(label, W))
+        if c.source in net.index_inputs:           # an embedding: the column of the index
+            i_col = int(trace.connection_input(c)[i, 0])
+            terms[-1], shapes[-1] = f"{label}[:, {i_col}]", f"({W.shape[0]}×1)"
+            blocks[-1] = writer.matrix(f"{label}[:, {i_col}] ({c.source} = {i_col})", W[:, i_col:i_col + 1])
+            continue
         if c.propagate is not None:                # a graph connection reads its neighbours
             source, used = _neighbours(c, trace, i, source, writer, blocks)
             terms[-1] = f"{label} · {source}"
@@ -177,6 +182,8 @@ def _layer(net, step, trace, i, writer):
             source = f"round({source})"
             terms[-1] = f"{label} · {source}"
         blocks.append(writer.matrix(source, used.T))
+    if step.combine == "product" and len(terms) > 1:       # sigma-pi: the contributions multiply
+        terms, shapes = ["(" + " ⊙ ".join(terms) + ")"], ["(" + " ⊙ ".join(shapes) + ")"]
     if step.bias:
         terms.append(writer.bias(step.layer))
         shapes.append(f"({size}×1)")
@@ -339,7 +346,7 @@ class _Latex(_Text):
         return f"\\paragraph{{{self._escape(title)}}} \\[ {body} \\]"
 
     def equation(self, layer, act, terms, shapes):
-        body = " + ".join(t.replace(" · ", " \\, ") for t in terms) or "0"
+        body = " + ".join(t.replace(" · ", " \\, ").replace(" ⊙ ", " \\odot ") for t in terms) or "0"
         shapes = shapes.replace("×", "$\\times$").replace("→", "$\\to$").replace("·", "$\\cdot$")
         return (f"\\[ {layer} = \\mathrm{{{self._escape(act)}}}\\left({body}\\right)"
                 f" \\qquad \\text{{{shapes}}} \\]")

@@ -143,7 +143,7 @@ def _layer_input_ranges(net, layer):
 
 
 def initialize(net, method="glorot_uniform", seed=None):
-    """Re-initialise every weight and bias of ``net`` in place.
+    """Re-initialise every weight (of trainable connections) and bias of ``net`` in place.
 
     Parameters
     ----------
@@ -169,14 +169,16 @@ def initialize(net, method="glorot_uniform", seed=None):
             start = 0
             for c in incoming:
                 width = net.weights[c.key].shape[1]
-                net.weights[c.key] = W[:, start:start + width]
+                if c.trainable:
+                    net.weights[c.key] = W[:, start:start + width]
                 start += width
             if layer.bias:
                 net.biases[name] = b
         else:
             init = matrix_initializer(method)
             for c in incoming:
-                net.weights[c.key] = init(net.weights[c.key].shape, g, dtype)
+                if c.trainable:
+                    net.weights[c.key] = init(net.weights[c.key].shape, g, dtype)
             if layer.bias:
                 net.biases[name] = 0
     stabilize(net)

@@ -60,6 +60,17 @@ def _connection_entry(net, c):
         entry["form"] = form.kind
     if c.propagate is not None:
         entry["propagate"] = c.propagate.kind
+    if not c.trainable:
+        entry["trainable"] = False
+    return entry
+
+
+def _input_entry(net, name, size):
+    entry = {"name": name, "size": size}
+    if name in net.input_dropout:
+        entry["dropout"] = net.input_dropout[name]
+    if name in net.index_inputs:
+        entry["index"] = True
     return entry
 
 
@@ -67,6 +78,8 @@ def _layer_entry(layer):
     entry = {"name": layer.name, "size": layer.size, "activation": layer.activation.name, "bias": layer.bias}
     if layer.dropout:
         entry["dropout"] = layer.dropout
+    if layer.combine != "sum":
+        entry["combine"] = layer.combine
     return entry
 
 
@@ -96,8 +109,7 @@ def _document(net, arrays):
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "dtype": net.dtype.name,
-        "inputs": [{"name": n, "size": s, **({"dropout": net.input_dropout[n]} if n in net.input_dropout else {})}
-                   for n, s in net.inputs.items()],
+        "inputs": [_input_entry(net, name, size) for name, size in net.inputs.items()],
         "layers": [_layer_entry(layer) for layer in net.layers.values()],
         "connections": [_connection_entry(net, c) for c in net.connections.values()],
         "outputs": net.outputs,
@@ -205,17 +217,19 @@ def _build(document, arrays, fail):
         raise fail(f"unsupported dtype {document['dtype']!r}")
     net = Network(dtype=document["dtype"])
     for entry in document["inputs"]:
-        dropout = entry.pop("dropout", 0.0) if isinstance(entry, dict) else 0.0
-        net.add_input(*_fields(entry, ("name", "size"), "input"), dropout)
+        options = _options(entry, {"dropout": 0.0, "index": False})
+        net.add_input(*_fields(entry, ("name", "size"), "input"), **options)
     for entry in document["layers"]:
-        dropout = entry.pop("dropout", 0.0) if isinstance(entry, dict) else 0.0
+        options = _options(entry, {"dropout": 0.0, "combine": "sum"})
         name, size, activation, bias = _fields(entry, ("name", "size", "activation", "bias"), "layer")
         if not isinstance(activation, str) or not isinstance(bias, bool):
             raise ValueError(f"layer {name!r}: activation must be a name and bias true or false")
-        net.add_layer(name, size, activation, bias, dropout)
+        net.add_layer(name, size, activation, bias, **options)
     for entry in document["connections"]:
-        form = entry.pop("form", None) if isinstance(entry, dict) else None
-        kind = entry.pop("propagate", None) if isinstance(entry, dict) else None
+        options = _options(entry, {"form": None, "propagate": None, "trainable": True})
+        form, kind, trainable = options["form"], options["propagate"], options["trainable"]
+        if not isinstance(trainable, bool):
+            raise ValueError(f"trainable must be true or false, got {trainable!r}")
         source, target, delays = _fields(entry, ("source", "target", "delays"), "connection")
         weight = propagate = None
         if form is not None:
@@ -223,7 +237,7 @@ def _build(document, arrays, fail):
                                          _parts(arrays, document, f"W/{source}/{target}/", fail))
         if kind is not None:
             propagate = propagation_from_arrays(kind, _parts(arrays, document, f"P/{source}/{target}/", fail))
-        net.connect(source, target, weight, delays=delays, propagate=propagate)
+        net.connect(source, target, weight, delays=delays, propagate=propagate, trainable=trainable)
     expected = {k: v for k, v in _weight_arrays(net).items()}
     expected.update({f"b/{name}": b for name, b in net.biases.items()})
     scaling = _declared_scaling(document, net)
@@ -269,6 +283,13 @@ def _build(document, arrays, fail):
         raise fail("feature_names must map inputs and layers to one name per column")
     net.feature_names = names
     return net
+
+
+def _options(entry, defaults):
+    """The optional fields of an entry (taken out of it), with their defaults."""
+    if not isinstance(entry, dict):
+        return dict(defaults)
+    return {name: entry.pop(name, value) for name, value in defaults.items()}
 
 
 def _parts(arrays, document, prefix, fail):

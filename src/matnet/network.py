@@ -47,25 +47,30 @@ ARROW = "→"
 class Layer:
     """A layer of ``size`` neurons computing ``a = activation(z)``; in training, with
     ``dropout = p > 0``, each activation is zeroed with probability ``p`` and the rest
-    scaled by ``1 / (1 - p)`` (inverted dropout)."""
+    scaled by ``1 / (1 - p)`` (inverted dropout).  ``combine`` is how its incoming
+    contributions make ``z``: ``"sum"`` (``b + Σ_c W_c x_c``) or ``"product"``
+    (``b + Π_c W_c x_c`` element-wise: sigma-pi units)."""
 
     name: str
     size: int
     activation: _activations.Activation
     bias: bool = True
     dropout: float = 0.0
+    combine: str = "sum"
 
 
 @dataclass(frozen=True)
 class Connection:
     """A connection from ``source`` (an input or a layer) into the layer ``target``;
     ``propagate`` (a :class:`~matnet.weights.propagation.Propagation`) mixes the rows of
-    a batch, the nodes of a graph: ``Z += P (X_c @ W.T)``."""
+    a batch, the nodes of a graph: ``Z += P (X_c @ W.T)``; a connection that is not
+    ``trainable`` keeps its weight in training."""
 
     source: str
     target: str
     delays: tuple = (0,)
     propagate: Propagation | None = field(default=None, compare=False, repr=False)
+    trainable: bool = True
 
     @property
     def key(self):
@@ -209,6 +214,7 @@ class Network:
         self._init = _init.matrix_initializer(init)
         self._inputs = {}
         self._input_dropout = {}
+        self._index_inputs = set()
         self._layers = {}
         self._connections = {}
         self._outputs = None
@@ -267,16 +273,32 @@ class Network:
         self._outputs = names
         self._changed()
 
-    def add_input(self, name, size, dropout=0.0):
+    def add_input(self, name, size, dropout=0.0, index=False):
         """Add a named input of ``size`` features; ``dropout`` as in :meth:`add_layer`
-        (each connection from the input drops its own values)."""
+        (each connection from the input drops its own values).
+
+        With ``index=True`` the input takes one integer per sample, an index in
+        ``0 .. size - 1`` (a user, an item, a word): a connection from it multiplies its
+        weight ``(n_out, size)`` by that index's one-hot vector, computed as a column
+        gather (an embedding) with a scatter-add gradient; no one-hot matrix is formed.
+        """
         _check_name(name, "input")
         self._check_new_name(name)
-        self._inputs[name] = _check_size(size, f"input {name!r}")
+        size = _check_size(size, f"input {name!r}")
         dropout = _check_dropout(dropout, name)
+        if index and dropout:
+            raise ValueError(f"index input {name!r} cannot have dropout")
+        self._inputs[name] = size
         if dropout:
             self._input_dropout[name] = dropout
+        if index:
+            self._index_inputs.add(name)
         self._changed()
+
+    @property
+    def index_inputs(self):
+        """The names of the inputs that take indices (``add_input(..., index=True)``)."""
+        return frozenset(self._index_inputs)
 
     @property
     def input_dropout(self):
@@ -287,17 +309,22 @@ class Network:
         """The dropout probability of an input or layer ``name`` (0: none)."""
         return self._layers[name].dropout if name in self._layers else self._input_dropout.get(name, 0.0)
 
-    def add_layer(self, name, size, activation="tanh", bias=True, dropout=0.0):
+    def add_layer(self, name, size, activation="tanh", bias=True, dropout=0.0, combine="sum"):
         """Add a layer of ``size`` neurons with ``activation`` (a name or ``(f, df)``).
 
         ``dropout`` ``p`` in ``[0, 1)``: in training by a minibatch method, each of the
         layer's activations is zeroed with probability ``p`` (the rest scaled by
         ``1 / (1 - p)``), drawn from ``fit``'s seed; prediction never drops.
+        ``combine="product"`` multiplies the incoming contributions element-wise
+        instead of summing them (``z = b + Π_c W_c x_c``, sigma-pi units).
         """
         _check_name(name, "layer")
         self._check_new_name(name)
         size = _check_size(size, f"layer {name!r}")
-        self._layers[name] = Layer(name, size, _activations.get(activation), bool(bias), _check_dropout(dropout, name))
+        if combine not in ("sum", "product"):
+            raise ValueError(f"combine of layer {name!r} must be 'sum' or 'product', got {combine!r}")
+        self._layers[name] = Layer(name, size, _activations.get(activation), bool(bias), _check_dropout(dropout, name),
+                                   combine)
         self._relayout({})
 
     def set_dropout(self, name, dropout):
@@ -313,7 +340,7 @@ class Network:
             raise ValueError(f"no input or layer {name!r}; they are: {', '.join([*self._inputs, *self._layers])}")
         self._changed()
 
-    def connect(self, source, target, weight=None, delays=None, propagate=None):
+    def connect(self, source, target, weight=None, delays=None, propagate=None, trainable=True):
         """Connect ``source`` (an input or a layer) into layer ``target``.
 
         Parameters
@@ -330,6 +357,9 @@ class Network:
             :class:`~matnet.graphs.ChebyshevFilter`, whose parameters join the
             network's).  The rows of every batch are then the graph's nodes, the whole
             graph at once; graph connections take no delays.
+        trainable : bool
+            False keeps the weight as given in training (e.g. the summing weights of
+            ones after a product layer); initialisers leave it alone.
         """
         key = (source, target)
         if source not in self._inputs and source not in self._layers:
@@ -351,7 +381,9 @@ class Network:
             if nodes and propagate.n_nodes not in nodes:
                 raise ValueError(f"{weight_label(key)} propagates over {propagate.n_nodes} nodes, but the network's "
                                  f"graph has {nodes.pop()}")
-        connection = Connection(source, target, delays, propagate)
+        if source in self._index_inputs and delays != (0,):
+            raise ValueError(f"{weight_label(key)} reads the index input {source!r}, which takes no delays")
+        connection = Connection(source, target, delays, propagate, bool(trainable))
         if 0 in delays and source in self._layers:
             edges = [c.key for c in self._zero_delay()] + [key]
             try:
@@ -544,11 +576,11 @@ class Network:
         and the given inputs and ``[(Connection, W)]`` (in parameter order)."""
         net = Network(dtype=dtype or self.dtype, seed=copy.deepcopy(self._rng))   # draws go on alike
         for name, size in inputs.items():
-            net.add_input(name, size, self._input_dropout.get(name, 0.0))
+            net.add_input(name, size, self._input_dropout.get(name, 0.0), name in self._index_inputs)
         for layer in self._layers.values():
-            net.add_layer(layer.name, layer.size, layer.activation, layer.bias, layer.dropout)
+            net.add_layer(layer.name, layer.size, layer.activation, layer.bias, layer.dropout, layer.combine)
         for c, W in connections:
-            net.connect(c.source, c.target, W, delays=c.delays, propagate=c.propagate)
+            net.connect(c.source, c.target, W, delays=c.delays, propagate=c.propagate, trainable=c.trainable)
         for name, b in self.biases.items():
             net.biases[name] = b
         if self._outputs is not None:
@@ -679,19 +711,22 @@ class Network:
         """A plain-text table of inputs, layers, connections and parameter counts."""
         rows = [f"{'input':<7} {name:<12} size {size}"
                 f"{f'  dropout {self._input_dropout[name]:g}' if name in self._input_dropout else ''}"
+                f"{'  (indices)' if name in self._index_inputs else ''}"
                 for name, size in self._inputs.items()]
         for name in self.topological_order():
             layer = self._layers[name]
             mark = "  (output)" if name in self.outputs else ""
             rows.append(f"{'layer':<7} {name:<12} size {layer.size:<5} {layer.activation.name:<10} "
                         f"bias {'yes' if layer.bias else 'no'}"
-                        f"{f'  dropout {layer.dropout:g}' if layer.dropout else ''}{mark}")
+                        f"{f'  dropout {layer.dropout:g}' if layer.dropout else ''}"
+                        f"{'  product' if layer.combine == 'product' else ''}{mark}")
         for c in self._connections.values():
             delays = "" if c.delays == (0,) else f"  delays {list(c.delays)}"
             W = self.weights[c.key]
             form = f"  {W.kind}, {W.n_params} parameters" if is_compressed(W) else ""
             graph = "" if c.propagate is None else f"  propagated: {c.propagate.describe()}"
-            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}{graph}")
+            fixed = "" if c.trainable else "  fixed"
+            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}{graph}{fixed}")
         rows.append(f"{self.n_params} parameters, {self.dtype}")
         return "\n".join(rows)
 

@@ -82,6 +82,10 @@ def prepare_inputs(net, X, scale=True):
     X = _named(net, X, "inputs")
     out, dims, rows = {}, set(), set()
     for name, size in net.inputs.items():
+        if name in net.index_inputs:
+            out[name] = _indices(X[name], name, size, net.dtype)
+            rows.add(out[name].shape[0])
+            continue
         x = _numbers(X[name], f"input {name!r}")
         if x.ndim not in (1, 2) or x.shape[-1] != size:
             raise ValueError(f"input {name!r} expects {size} features per sample, got an array of shape "
@@ -101,6 +105,21 @@ def prepare_inputs(net, X, scale=True):
     return out, dims == {1}
 
 
+def _indices(x, name, size, dtype):
+    """An index input's data ``(n,)`` or ``(n, 1)`` of integers in ``0 .. size - 1`` as a
+    column ``(n, 1)`` of ``dtype`` (exact: indices are far below 2**24)."""
+    x = np.asarray(x)
+    if x.ndim == 2 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim != 1 or x.dtype.kind not in "iuf" or (x.dtype.kind == "f" and not np.array_equal(x, np.round(x))):
+        raise ValueError(f"index input {name!r} takes one integer per sample, (n,) or (n, 1), got an array of "
+                         f"shape {shape_str(x.shape)} and dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= size):
+        bad = x[(x < 0) | (x >= size)][0]
+        raise ValueError(f"index input {name!r} takes indices 0 .. {size - 1}, got {bad}")
+    return x.astype(dtype)[:, None]
+
+
 def prepare_sequences(net, U, scale=True):
     """Validate input sequences: ``(n_steps, n)`` for one series or
     ``(n_series, n_steps, n)``; a dict ``name -> array`` for several inputs.
@@ -109,6 +128,9 @@ def prepare_sequences(net, U, scale=True):
     (input scaling applied when ``scale``), and whether one 2-D series was given.
     """
     U = _named(net, U, "input sequences")
+    if net.index_inputs:
+        raise ValueError(f"index input {sorted(net.index_inputs)[0]!r}: index inputs work in networks "
+                         "without delays")
     out, single, shapes = {}, set(), set()
     for name, size in net.inputs.items():
         what = f"input sequence {name!r}"

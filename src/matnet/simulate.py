@@ -32,7 +32,8 @@ import numpy as np
 
 from .prepare import (as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences, stack_lagged,
                       state_scaling)
-from .weights import combine, operator
+from .weights import combine, is_compressed, operator
+from .weights.embedding import Embedding
 
 __all__ = ["Plan", "Trace", "plan", "run", "forward", "record", "predict", "predict_classes", "simulate",
            "run_sequences", "predict_ahead", "data_units"]
@@ -48,6 +49,7 @@ class Step:
     connections: tuple
     bias: bool
     dropout: float = 0.0
+    combine: str = "sum"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Plan:
     coupled : bool, whether a connection propagates over the rows (a graph network:
         the rows of a batch are its nodes and depend on each other)
     dropout : bool, whether a layer drops activations in training
+    frozen : bool array (n_params,), True at the weights of connections that are not trainable
     """
 
     steps: tuple
@@ -77,6 +80,7 @@ class Plan:
     sizes: dict
     coupled: bool = False
     dropout: bool = False
+    frozen: np.ndarray | None = None
 
 
 def plan(net) -> Plan:
@@ -86,8 +90,8 @@ def plan(net) -> Plan:
         return cached
     steps = tuple(
         Step(name, net.layers[name].size, net.layers[name].activation,
-             tuple((c, operator(net.weights[c.key])) for c in net.incoming(name)), net.layers[name].bias,
-             net.layers[name].dropout)
+             tuple((c, _operator(net, c)) for c in net.incoming(name)), net.layers[name].bias,
+             net.layers[name].dropout, net.layers[name].combine)
         for name in net.topological_order())
     coupled = any(c.propagate is not None for c in net.connections.values())
     dropout = any(step.dropout for step in steps) or bool(net.input_dropout)
@@ -95,21 +99,38 @@ def plan(net) -> Plan:
         raise ValueError("a graph network (a connection with propagate=) cannot have delayed connections")
     if dropout and net.is_recurrent:
         raise ValueError("dropout applies to networks without feedback from layers; this one is recurrent")
+    products = [step.layer for step in steps if step.combine == "product"]
+    if products and net.is_recurrent:
+        raise ValueError(f"product layer {products[0]!r}: product layers work in networks without feedback from "
+                         "layers; this one is recurrent")
     dropped_outputs = [name for name in net.outputs if net.layers[name].dropout]
     if dropped_outputs:
         raise ValueError(f"output layer {dropped_outputs[0]!r} has dropout; drop activations of hidden layers only")
     columns, start = {}, 0
-    mask = np.zeros(net.n_params, bool)
+    mask, frozen = np.zeros(net.n_params, bool), np.zeros(net.n_params, bool)
     for kind, key, shape in net.layout():
         size = int(np.prod(shape))
         columns[(kind, key)] = slice(start, start + size)
-        mask[start:start + size] = kind == "W"
+        frozen[start:start + size] = kind == "W" and not net.connections[key].trainable
+        mask[start:start + size] = kind == "W" and not frozen[start]
         start += size
     delays = {name: d for name, d in net.max_delays().items() if name in net.layers}
     sizes = {name: layer.size for name, layer in net.layers.items()}
     net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent, sizes,
-                                coupled, dropout)
+                                coupled, dropout, frozen if frozen.any() else None)
     return net.compiled["plan"]
+
+
+def _operator(net, c):
+    """The operator of connection ``c``'s weight (an :class:`~matnet.weights.embedding.Embedding`
+    when it reads an index input)."""
+    W = net.weights[c.key]
+    if c.source not in net.index_inputs:
+        return operator(W)
+    if is_compressed(W):
+        raise ValueError(f"{c.label} reads the index input {c.source!r}: its weight must be dense, "
+                         f"got a {W.kind} weight")
+    return Embedding(W)
 
 
 @dataclass
@@ -133,6 +154,9 @@ class Trace:
     dropped : dict ``layer -> (mask, f(z))``
         Layers that dropped activations (training): ``a = mask * f(z)``, ``mask`` 0 or
         ``1 / (1 - p)``.
+    terms : dict ``layer -> list of (rows, size)``
+        The incoming contributions of product layers with several connections, in
+        connection order.
     """
 
     shape: tuple
@@ -143,6 +167,19 @@ class Trace:
     single: bool = False
     inputs: dict = field(default_factory=dict)
     dropped: dict = field(default_factory=dict)
+    terms: dict = field(default_factory=dict)
+
+    def others(self, layer, j):
+        """The product of product layer ``layer``'s contributions other than the ``j``-th
+        (``dz/d term_j``), or None for a layer that sums."""
+        terms = self.terms.get(layer)
+        if terms is None:
+            return None
+        rest = [t for k, t in enumerate(terms) if k != j]
+        out = rest[0].copy()
+        for t in rest[1:]:
+            out *= t
+        return out
 
     def derivative_values(self, name):
         """What ``f'`` reads of layer ``name``: ``(z, f(z))`` before any dropout, and the
@@ -207,12 +244,16 @@ def run(net, x, shape, states=None, single=False, dropout=None) -> Trace:
     trace = Trace(shape, x, single=single)
     if not p.recurrent:                        # one step over all rows (of a graph: its nodes)
         for step in p.steps:
-            Z = None
+            Z, product = None, step.combine == "product" and len(step.connections) > 1
             for c, op in step.connections:
                 part = op.dot(x[c.key] if c.key in x else trace.a[c.source])
                 if c.propagate is not None:
                     part = c.propagate.apply(part)
-                Z = part if Z is None else np.add(Z, part, out=Z)
+                if product:
+                    trace.terms.setdefault(step.layer, []).append(part)
+                    Z = part.copy() if Z is None else np.multiply(Z, part, out=Z)
+                else:
+                    Z = part if Z is None else np.add(Z, part, out=Z)
             trace.z[step.layer] = Z = _with_bias(net, step, Z, S * T)
             trace.a[step.layer] = A = step.activation(Z)
             if step.dropout and dropout is not None:

@@ -328,7 +328,7 @@ def _apply_scaling(net, kinds, data, idx=None):
     if kind_in != "keep":
         net.input_scaling = {} if kind_in is None else {
             k: fit_scaling(kind_in, as_rows(v), net.dtype, idx) for k, v in data.inputs.items()
-            if k not in net.feedback}
+            if k not in net.feedback and k not in net.index_inputs}
         for fb, output in net.feedback.items():
             if fb in net.inputs and output in net.output_scaling:
                 net.input_scaling[fb] = net.output_scaling[output]

@@ -239,11 +239,13 @@ def br_runner(problem, monitor, options):
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
     theta = problem.theta
-    P, N = theta.size, equations.n_errors
+    free = np.ones(theta.size) if problem.frozen is None else (~problem.frozen).astype(np.float64)
+    P, N = int(free.sum()), equations.n_errors      # weights that are not trainable are constants
     mu = opts["mu"]
     alpha, beta, gamma = 0.0, 1.0, float(P)
 
     def sum_squares(x):
+        x = x * free
         return float(x @ x)
 
     rows = problem.train.shape[0] * problem.train.shape[1]
@@ -258,18 +260,18 @@ def br_runner(problem, monitor, options):
     JtJ, Jte, E_D = equations.compute(metric)
     E_W = sum_squares(theta.astype(np.float64))
     F = beta * E_D + alpha * E_W
-    gradient = 2 * (beta * Jte + alpha * theta) / norm
+    gradient = 2 * (beta * Jte + alpha * free * theta) / norm
     if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0,
                alpha=alpha, beta=beta, gamma=gamma):
         return None
     while True:
-        b = -(beta * Jte + alpha * theta.astype(np.float64))
+        b = -(beta * Jte + alpha * free * theta.astype(np.float64))
         if np.all(np.isfinite(JtJ)):            # one eigen-decomposition of this epoch's Hessian
             spectrum = Spectrum(JtJ, alpha, beta)
-            solve = lambda m: spectrum.solve(b, m)  # noqa: E731
+            solve = lambda m: spectrum.solve(b, m) * free  # noqa: E731   (rounding never moves a fixed weight)
         else:
             spectrum, A = None, beta * JtJ + alpha * np.eye(P)
-            solve = lambda m: solve_damped(A, b, m)[0]  # noqa: E731
+            solve = lambda m: solve_damped(A, b, m)[0] * free  # noqa: E731
         if together is None:
             objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
             mu, steps = damped_step(theta, solve, mu, objective, F, opts)
@@ -284,12 +286,13 @@ def br_runner(problem, monitor, options):
         # Evidence update (MacKay) with the Hessian of the step: effective parameters,
         # then the two hyperparameters.
         if spectrum is not None:
-            gamma = P - (alpha * spectrum.trace_inverse() if alpha > 0 else 0.0)
+            fixed = (theta.size - P) / (beta + alpha)       # their block of the Hessian is I (NormalEquations)
+            gamma = P - (alpha * (spectrum.trace_inverse() - fixed) if alpha > 0 else 0.0)
         alpha = gamma / (2 * E_W) if E_W > 0 else 1.0
         fresh = max(N - gamma, 1e-3 * N) / (2 * E_D) if E_D > 0 else math.inf
         beta = fresh if fresh <= BETA_MAX else beta     # data fitted exactly: keep the last beta
         F = beta * E_D + alpha * E_W
-        gradient = 2 * (beta * Jte + alpha * theta) / norm
+        gradient = 2 * (beta * Jte + alpha * free * theta) / norm
         if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps,
                    alpha=alpha, beta=beta, gamma=gamma):
             return None

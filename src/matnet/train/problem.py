@@ -132,9 +132,14 @@ class Problem:
     loss : str
     l2 : float
     metric : {"accuracy", "R"}
+    dropout : numpy.random.Generator, optional
+        Where layers with dropout draw their masks in training evaluations.
+    training : bool
+        Whether weights that are not trainable get a zero gradient and no step (False:
+        the derivatives of every parameter, for :mod:`matnet.derivatives`).
     """
 
-    def __init__(self, net, splits, loss, l2, metric, dropout=None):
+    def __init__(self, net, splits, loss, l2, metric, dropout=None, training=True):
         self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
         self.train = splits["train"]
         self.scale = error_scale(net)
@@ -146,6 +151,7 @@ class Problem:
         self.whole = p.recurrent or p.coupled         # rows depend on each other: every split is one run
         self.outputs = p.outputs
         self.dropout = dropout if p.dropout else None
+        self.frozen = p.frozen if training else None  # derivatives of every parameter, outside training
         self._cache = (None, None, None)
 
     @property
@@ -205,6 +211,8 @@ class Problem:
         trace = self.run(split, training=True)
         value, deltas = self._loss(split, trace, need_gradient)
         grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
+        if self.frozen is not None:
+            grad[self.frozen] = 0                   # weights that are not trainable stay
         value, grad = add_l2(self.net, self.l2, value, grad)
         if metric is not None:
             self.add_metric(metric, split, trace)
@@ -315,6 +323,10 @@ class NormalEquations:
                 M += block.T @ block
             if metric is not None:
                 problem.add_metric(metric, split, trace)
+        if problem.frozen is not None:              # a step never moves weights that are not trainable
+            f = np.flatnonzero(problem.frozen)
+            M[f, :], M[:, f] = 0, 0
+            M[f, f] = 1
         return M[:P, :P], M[:P, P].copy(), float(M[P, P])
 
     def _workspace(self, rows):

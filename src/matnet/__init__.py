@@ -14,7 +14,7 @@ conveniences a user expects of a network (``net(X)``, ``net.fit``, ``net.simulat
 """
 import importlib
 
-from . import activations, analysis, compress, data, datasets, export, factorization, graph, graphs, init, losses, plot, train
+from . import activations, analysis, compress, data, datasets, export, factorization, graph, graphs, init, losses, plot, train, unrolled
 from .graphs import gcn
 from .derivatives import check_gradient, gradient, jacobian, loss_value
 from . import explain as _explain, simulate as _engine
@@ -46,6 +46,7 @@ Network.to_networkx = graph.to_networkx
 Network.from_augmented = staticmethod(graph.from_augmented)
 Network.from_adjacency = staticmethod(graph.from_adjacency)
 Network.save = save
+Network.unroll = unrolled.unroll
 Network._repr_html_ = html_summary
 
 
@@ -62,5 +63,5 @@ def __getattr__(name):
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "save",
            "ModelFileError", "CycleError", "check_gradient", "gradient", "jacobian", "loss_value", "History",
            "TrainingWarning", "fit", "predict_ahead", "activations", "data", "datasets",
-           "graph", "graphs", "gcn", "factorization", "init", "losses", "train", "analysis", "plot", "report", "compress", "export", "sweep",
+           "graph", "graphs", "gcn", "factorization", "unrolled", "init", "losses", "train", "analysis", "plot", "report", "compress", "export", "sweep",
            "__version__"]

@@ -74,24 +74,32 @@ def backward(net, trace, deltas, out=None, out_views=None):
             for name, d in now.items():
                 dZ[name][:, t] = d
     gP = net.filter_views(grad) if p.coupled else {}
+    for entry in p.shared:                      # shared parameters sum their uses' derivatives
+        grad[p.columns[entry]] = 0
     for step in p.steps:
         D = dZ.get(step.layer)
         if D is None:                           # nothing downstream depends on this layer
             for c, _ in step.connections:
-                gW[c.key][...] = 0
+                if ("W", c.key) not in p.shared:
+                    gW[c.key][...] = 0
                 if c.key in gP:
                     gP[c.key][...] = 0
-            if step.bias:
+            if step.bias and ("b", step.layer) not in p.shared:
                 gb[step.layer][...] = 0
             continue
         D = D if D.ndim == 2 else D.reshape(-1, step.size)
         for j, (c, op) in enumerate(step.connections):
             X = trace.connection_input(c)
             Dc = D if step.combine == "sum" else _times(D, trace.others(step.layer, j))
-            op.gradient(X, _to_weight(c, Dc), out=gW[c.key])
+            if ("W", c.key) in p.shared:
+                grad[p.columns[("W", c.key)]] += op.gradient(X, _to_weight(c, Dc))
+            else:
+                op.gradient(X, _to_weight(c, Dc), out=gW[c.key])
             if c.key in gP:
                 gP[c.key][...] = c.propagate.gradient(op.dot(X), Dc)
-        if step.bias:
+        if step.bias and ("b", step.layer) in p.shared:
+            grad[p.columns[("b", step.layer)]] += D.sum(axis=0)
+        elif step.bias:
             np.sum(D, axis=0, out=gb[step.layer])
     return grad
 
@@ -316,13 +324,17 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
     dA, dZ_seed, G = {}, {}, {}
     for name in layers:
         (dZ_seed if at_z else dA)[name] = _seeds(net, name, offsets, K, n, seed, nodes)
+    if parameters:
+        for entry in p.shared:                  # shared parameters sum their uses' columns
+            E[..., p.columns[entry]] = 0
     for step in reversed(p.steps):
         upstream, given = dA.pop(step.layer, None), dZ_seed.pop(step.layer, None)
         if upstream is None and given is None:  # no seed depends on this layer
             if parameters:
                 for c, _ in step.connections:
-                    E[..., _param_columns(p, c)] = 0
-                if step.bias:
+                    if ("W", c.key) not in p.shared:
+                        E[..., _param_columns(p, c)] = 0
+                if step.bias and ("b", step.layer) not in p.shared:
                     E[..., p.columns[("b", step.layer)]] = 0
             continue
         dZ = given
@@ -348,7 +360,11 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
                         (dA, c.source) if delay == 0 else (G, (c.source, delay))
                     target[key] = block if key not in target else target[key] + block
         if step.bias and parameters:
-            E[..., p.columns[("b", step.layer)]] = dZ.sum(axis=1) if nodes is not None else dZ.transpose(1, 0, 2)
+            db = dZ.sum(axis=1) if nodes is not None else dZ.transpose(1, 0, 2)
+            if ("b", step.layer) in p.shared:
+                E[..., p.columns[("b", step.layer)]] += db
+            else:
+                E[..., p.columns[("b", step.layer)]] = db
     return E, G
 
 
@@ -381,11 +397,18 @@ def _weight_jacobian(E, p, c, op, X, dZ, dW, summed):
     for a graph network, per seed over the whole graph (``op.gradient``, and the
     filter's ``gradient``)."""
     cols = p.columns[("W", c.key)]
+    add = ("W", c.key) in p.shared
     if not summed:
-        op.jacobian(X, dW, out=E[:, :, cols])
+        if add:
+            E[:, :, cols] += op.jacobian(X, dW)
+        else:
+            op.jacobian(X, dW, out=E[:, :, cols])
         return
     for q in range(dW.shape[0]):
-        op.gradient(X, dW[q], out=E[q, cols])
+        if add:
+            E[q, cols] += op.gradient(X, dW[q])
+        else:
+            op.gradient(X, dW[q], out=E[q, cols])
     if ("P", c.key) in p.columns:
         E[:, p.columns[("P", c.key)]] = c.propagate.gradient(op.dot(X), dZ)
 

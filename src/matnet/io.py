@@ -119,6 +119,7 @@ def _document(net, arrays):
         "training": net.training,
         "feedback": net.feedback,
         "feature_names": net.feature_names,
+        "shared": [{"kind": kind, "key": key, "owner": owner} for (kind, key), (_, owner) in net.shared.items()],
         "arrays": {k: {"shape": list(a.shape), "sha256": _digest(a)} for k, a in arrays.items()},
     }
 
@@ -238,6 +239,9 @@ def _build(document, arrays, fail):
         if kind is not None:
             propagate = propagation_from_arrays(kind, _parts(arrays, document, f"P/{source}/{target}/", fail))
         net.connect(source, target, weight, delays=delays, propagate=propagate, trainable=trainable)
+    for entry in document.get("shared") or []:
+        kind, key, owner = _fields(entry, ("kind", "key", "owner"), "shared")
+        net.share(*((key, owner) if kind == "b" else (tuple(key), tuple(owner))))
     expected = {k: v for k, v in _weight_arrays(net).items()}
     expected.update({f"b/{name}": b for name, b in net.biases.items()})
     scaling = _declared_scaling(document, net)

@@ -98,17 +98,20 @@ class Parameters(Mapping):
     """Live views of a network's weight matrices or bias vectors.
 
     Reading gives the array inside the network; assigning copies a value of the same
-    shape into it (a scalar fills it), with a clear error for a wrong shape.
+    shape into it (a scalar fills it), with a clear error for a wrong shape.  A
+    parameter shared by several connections (or layers) is listed once, under the key
+    that holds it; the others read and write it too.
     """
 
     def __init__(self, describe, replace=None):
         self._views = {}
+        self._aliases = {}                 # shared parameters: key -> the key that holds them
         self._describe = describe
         self._replace = replace
 
     def __getitem__(self, key):
         try:
-            return self._views[key]
+            return self._views[self._aliases.get(key, key)]
         except KeyError:
             raise KeyError(f"no {self._describe(key)} in this network; it has "
                            f"{', '.join(map(self._describe, self._views)) or 'none'}") from None
@@ -215,6 +218,7 @@ class Network:
         self._inputs = {}
         self._input_dropout = {}
         self._index_inputs = set()
+        self._shared = {}
         self._layers = {}
         self._connections = {}
         self._outputs = None
@@ -491,13 +495,51 @@ class Network:
         for name in self.topological_order():
             for c in self.incoming(name):
                 form = self._forms.get(c.key)
-                entries.append(("W", c.key, (form.n_params,) if form is not None else
-                                (self._layers[name].size, len(c.delays) * self._source_size(c.source))))
+                if ("W", c.key) not in self._shared:
+                    entries.append(("W", c.key, (form.n_params,) if form is not None else
+                                    (self._layers[name].size, len(c.delays) * self._source_size(c.source))))
                 if c.propagate is not None and c.propagate.n_params:
                     entries.append(("P", c.key, (c.propagate.n_params,)))
-            if self._layers[name].bias:
+            if self._layers[name].bias and ("b", name) not in self._shared:
                 entries.append(("b", name, (self._layers[name].size,)))
         return entries
+
+    # -- shared parameters -------------------------------------------------------------
+    def share(self, key, owner):
+        """Make a weight or a bias the same parameter as another's.
+
+        ``key`` and ``owner`` are connections ``(source, target)`` (their weights, dense,
+        of the same shape) or layer names (their biases).  The parameter vector then
+        holds it once (under ``owner``); its gradient and Jacobian columns sum over the
+        connections (layers) that use it, as in a recurrent network unrolled in time
+        (:func:`matnet.unrolled.unroll`).  The shared value is ``owner``'s.
+        """
+        kind = "b" if isinstance(key, str) else "W"
+        if (kind == "b") != isinstance(owner, str):
+            raise ValueError(f"share a weight with a weight and a bias with a bias, got {key!r} and {owner!r}")
+        label = bias_label if kind == "b" else weight_label
+        mapping = self.biases if kind == "b" else self.weights
+        for k in (key, owner):
+            mapping[k]                                   # a clear KeyError for an unknown one
+            if kind == "W" and k in self._forms:
+                raise ValueError(f"{label(k)} is a {self._forms[k].kind} weight; only dense weights are shared")
+        root = self._shared.get((kind, owner), (kind, owner))
+        if root == (kind, key):
+            raise ValueError(f"{label(key)} cannot share its own parameter")
+        if mapping[key].shape != mapping[root[1]].shape:
+            raise ValueError(f"{label(key)} has shape {shape_str(mapping[key].shape)}, {label(root[1])} "
+                             f"{shape_str(mapping[root[1]].shape)}: shared parameters need the same shape")
+        for entry, held in list(self._shared.items()):   # what key held now comes from the root
+            if held == (kind, key):
+                self._shared[entry] = root
+        self._shared[(kind, key)] = root
+        self._relayout({})
+
+    @property
+    def shared(self):
+        """Read-only mapping ``("W", (source, target))`` or ``("b", layer)`` -> the entry
+        that holds its parameter (:meth:`share`)."""
+        return MappingProxyType(self._shared)
 
     def _relayout(self, new_values):
         """Lay the parameter vector out for the current structure, keeping old values."""
@@ -518,6 +560,8 @@ class Network:
                     view[...] = old[(kind, key)]
         self.weights._views = weights
         self.biases._views = biases
+        self.weights._aliases = {k[1]: v[1] for k, v in self._shared.items() if k[0] == "W"}
+        self.biases._aliases = {k[1]: v[1] for k, v in self._shared.items() if k[0] == "b"}
 
     def views(self, flat):
         """Split a flat vector of length ``n_params`` (parameters, a gradient, ...) into
@@ -583,6 +627,10 @@ class Network:
             net.connect(c.source, c.target, W, delays=c.delays, propagate=c.propagate, trainable=c.trainable)
         for name, b in self.biases.items():
             net.biases[name] = b
+        for (kind, key), (_, owner) in self._shared.items():
+            present = net.layers if kind == "b" else net.connections
+            if key in present and owner in present:
+                net.share(key, owner)
         if self._outputs is not None:
             net.outputs = self._outputs
         net.input_scaling = {k: v.astype(net.dtype) for k, v in self.input_scaling.items() if k in inputs}
@@ -726,7 +774,9 @@ class Network:
             form = f"  {W.kind}, {W.n_params} parameters" if is_compressed(W) else ""
             graph = "" if c.propagate is None else f"  propagated: {c.propagate.describe()}"
             fixed = "" if c.trainable else "  fixed"
-            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}{graph}{fixed}")
+            held = self._shared.get(("W", c.key))
+            shared = f"  = {weight_label(held[1])}" if held else ""
+            rows.append(f"{'weight':<7} {c.label:<20} {shape_str(W.shape)}{delays}{form}{graph}{fixed}{shared}")
         rows.append(f"{self.n_params} parameters, {self.dtype}")
         return "\n".join(rows)
 

@@ -69,6 +69,8 @@ class Plan:
         the rows of a batch are its nodes and depend on each other)
     dropout : bool, whether a layer drops activations in training
     frozen : bool array (n_params,), True at the weights of connections that are not trainable
+    shared : frozenset of ``("W", key)`` / ``("b", layer)`` whose parameters several use
+        (:meth:`Network.share`): their derivatives are summed, not written
     """
 
     steps: tuple
@@ -81,6 +83,7 @@ class Plan:
     coupled: bool = False
     dropout: bool = False
     frozen: np.ndarray | None = None
+    shared: frozenset = frozenset()
 
 
 def plan(net) -> Plan:
@@ -114,10 +117,13 @@ def plan(net) -> Plan:
         frozen[start:start + size] = kind == "W" and not net.connections[key].trainable
         mask[start:start + size] = kind == "W" and not frozen[start]
         start += size
+    for entry, owner in net.shared.items():
+        columns[entry] = columns[owner]
+    shared = frozenset(net.shared) | frozenset(net.shared.values())
     delays = {name: d for name, d in net.max_delays().items() if name in net.layers}
     sizes = {name: layer.size for name, layer in net.layers.items()}
     net.compiled["plan"] = Plan(steps, tuple(net.outputs), mask, columns, delays, net.is_recurrent, sizes,
-                                coupled, dropout, frozen if frozen.any() else None)
+                                coupled, dropout, frozen if frozen.any() else None, shared)
     return net.compiled["plan"]
 
 

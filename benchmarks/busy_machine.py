@@ -1,15 +1,17 @@
-"""Levenberg–Marquardt and Bayesian regularisation on a busy machine.
+"""Training on a busy machine: Levenberg–Marquardt, Bayesian regularisation, minibatches.
 
-Seconds per epoch of ``lm`` and ``br`` on two problems, alone and while a busy-loop
-process started by this script holds one core, interleaved (alone, busy, alone, ...),
-median of ``--repeats`` runs each, with the slowdown busy / alone:
+Seconds per epoch on four problems, alone and while a busy-loop process started by
+this script holds one core, interleaved (alone, busy, alone, ...), median of
+``--repeats`` runs each, with the slowdown busy / alone:
 
-* ``demo``: the bundled maglev NARX demo (open loop, 1-10-1, delays 1:2; 4001 steps);
-* ``2-20-1``: ``y = sin(x1) cos(x2)`` plus noise, 100,000 samples.
+* ``demo``: the bundled maglev NARX demo (open loop, 1-10-1, delays 1:2; 4001 steps), lm and br;
+* ``2-20-1``: ``y = sin(x1) cos(x2)`` plus noise, 100,000 samples, lm and br;
+* ``NNMF``: Dziugaite & Roy's network on generated ratings (80,000), Adam, batch 200;
+* ``20-64-64-1``: a small MLP on 50,000 samples, Adam, batch 200.
 
 Each run trains a fixed number of epochs (no early stop), data preparation included,
-as ``net.fit`` is called.  Small factorisations and solves run on one BLAS thread
-(:mod:`matnet.threads`); large products keep every thread.
+as ``net.fit`` is called.  Small factorisations and solves, and minibatches of small
+products, run on one BLAS thread (:mod:`matnet.threads`); large products keep every thread.
 
     .venv/bin/python benchmarks/busy_machine.py [--repeats 3]
 """
@@ -39,6 +41,20 @@ def wide_problem():
     return lambda: mn.mlp([2, 20, 1], seed=0), X, T, 8
 
 
+def ratings_problem():
+    data = mn.datasets.ratings()
+    train, _ = data.folds[0]
+    return (lambda: mn.factorization.nnmf(943, 1682, 10, 60, [50, 50, 50], seed=0),
+            {"user": train.user, "item": train.item}, train.rating, 1)
+
+
+def mlp_problem():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50_000, 20))
+    T = np.tanh(X[:, :3].sum(1, keepdims=True))
+    return lambda: mn.mlp([20, 64, 64, 1], seed=0), X, T, 2
+
+
 def seconds_per_epoch(make, X, T, epochs, algorithm):
     net = make()
     start = time.perf_counter()
@@ -66,9 +82,11 @@ def main():
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; median of {args.repeats} interleaved runs; seconds per epoch")
     print(f"{'problem':<8} {'algorithm':<9} {'alone':>9} {'busy':>9} {'slowdown':>9}")
-    for name, problem in (("demo", demo_problem), ("2-20-1", wide_problem)):
+    problems = (("demo", demo_problem, ("lm", "br")), ("2-20-1", wide_problem, ("lm", "br")),
+                ("NNMF", ratings_problem, ("adam",)), ("20-64-64-1", mlp_problem, ("adam",)))
+    for name, problem, algorithms in problems:
         make, X, T, epochs = problem()
-        for algorithm in ("lm", "br"):
+        for algorithm in algorithms:
             seconds_per_epoch(make, X, T, 2, algorithm)               # warm-up
             alone, busy = [], []
             for _ in range(args.repeats):

@@ -58,7 +58,8 @@ def test_product_layer_matches_pytorch_autograd():
     tw = {k: torch.tensor(net.weights[k, "p"], requires_grad=True) for k in "abc"}
     bp = torch.tensor(net.biases["p"], requires_grad=True)
     Wy, by = (torch.tensor(v, requires_grad=True) for v in (net.weights["p", "y"], net.biases["y"]))
-    Z = bp + (torch.tensor(X["a"]) @ tw["a"].T) * (torch.tensor(X["b"]) @ tw["b"].T) * (torch.tensor(X["c"]) @ tw["c"].T)
+    terms = [torch.tensor(X[k]) @ tw[k].T for k in "abc"]
+    Z = bp + terms[0] * terms[1] * terms[2]
     Y = torch.tanh(Z) @ Wy.T + by
     np.testing.assert_allclose(net(X), Y.detach().numpy(), atol=1e-14)
     ((Y - torch.tensor(T)) ** 2).mean().backward()

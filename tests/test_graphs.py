@@ -1,7 +1,6 @@
 """Graph networks: propagation over the nodes, learned spectral filters, dropout, the GCN."""
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 from hypothesis import given, settings, strategies as st
 

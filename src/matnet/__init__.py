@@ -14,7 +14,8 @@ conveniences a user expects of a network (``net(X)``, ``net.fit``, ``net.simulat
 """
 import importlib
 
-from . import activations, analysis, compress, data, datasets, export, factorization, graph, graphs, init, losses, plot, train, unrolled
+from . import (activations, analysis, compress, data, datasets, export, factorization, graph, graphs, init, losses,
+               plot, train, unrolled)
 from .graphs import gcn
 from .derivatives import check_gradient, gradient, jacobian, loss_value
 from . import explain as _explain, simulate as _engine
@@ -63,5 +64,6 @@ def __getattr__(name):
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "load", "save",
            "ModelFileError", "CycleError", "check_gradient", "gradient", "jacobian", "loss_value", "History",
            "TrainingWarning", "fit", "predict_ahead", "activations", "data", "datasets",
-           "graph", "graphs", "gcn", "factorization", "unrolled", "init", "losses", "train", "analysis", "plot", "report", "compress", "export", "sweep",
+           "graph", "graphs", "gcn", "factorization", "unrolled", "init", "losses", "train", "analysis", "plot",
+           "report", "compress", "export", "sweep",
            "__version__"]

@@ -204,7 +204,8 @@ def adjacency(net):
             entries.setdefault(d, []).append((rows[at] + start[c.target], cols[at] % n_in + start[c.source],
                                               values[at]))
     bias = len(nodes) - 1
-    for name, b in net.biases.items():
+    for name in [name for name, layer in net.layers.items() if layer.bias]:   # a shared bias for each layer
+        b = net.biases[name]
         rows = np.arange(b.size) + start[name]
         entries.setdefault(0, []).append((rows, np.full(b.size, bias), b))
     N = len(nodes)

@@ -448,6 +448,12 @@ class Network:
         return any(c.delays != (0,) for c in self._connections.values())
 
     @property
+    def is_graph(self):
+        """Whether a connection propagates over the rows of a batch (a graph network:
+        its rows are the graph's nodes and depend on each other)."""
+        return any(c.propagate is not None for c in self._connections.values())
+
+    @property
     def is_recurrent(self):
         """Whether some layer's past values feed a layer (layer feedback or closed-loop
         output feedback); if not, every delay is on an input and each time step can be

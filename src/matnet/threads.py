@@ -33,10 +33,13 @@ try:            # installed with matnet; without it BLAS keeps its own thread se
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "few_threads", "one_thread", "threads"]
+__all__ = ["SMALL", "SMALL_PRODUCTS", "few_threads", "one_thread", "threads"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
+#: Minibatch steps of fewer multiply-adds per forward pass run on one BLAS thread
+#: (:func:`matnet.train.first_order.minibatch_runner`; measured in ``benchmarks/busy_machine.py``).
+SMALL_PRODUCTS = 4_000_000
 
 _controller = None
 

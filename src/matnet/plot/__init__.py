@@ -27,6 +27,7 @@ diverging map ``RdBu_r`` with limits ``±max|W|``).  Weight matrices are drawn a
 ``profile(net, X, feature)`` Lek's profile: an output as one input varies
 ``generalized_weights(..)`` generalized weights of one input against its values
 ``spectra(net)``           eigenvalue spectra of WᵀW per connection, power-law fit
+``embedding(net, X, l)``   a two-neuron layer's values as points (a graph's nodes)
 ``report(net, ...)``       one self-contained HTML file of all the above
 ``html_summary(net)``      HTML fragment: structure and small matrices
 =========================  =========================================================
@@ -44,7 +45,7 @@ from .summary import html_summary
 
 __all__ = ["matrix", "hinton", "network", "adjacency", "receptive_fields", "performance", "training_state",
            "regression", "error_histogram", "confusion", "roc", "response", "weights_animation", "report",
-           "html_summary", "importance", "profile", "generalized_weights", "spectra"]
+           "html_summary", "importance", "profile", "generalized_weights", "spectra", "embedding"]
 
 # name -> module: loaded on first use, so that `import matnet.plot` does not import matplotlib.
 _LAZY = {"matrix": "matrices", "hinton": "matrices", "network": "netgraph", "adjacency": "adjmatrix",
@@ -52,7 +53,7 @@ _LAZY = {"matrix": "matrices", "hinton": "matrices", "network": "netgraph", "adj
          "regression": "evaluation", "error_histogram": "evaluation", "confusion": "evaluation",
          "roc": "evaluation", "response": "series", "weights_animation": "animation",
          "importance": "feature_importance", "profile": "feature_importance", "generalized_weights": "tangent",
-         "spectra": "weight_spectra"}
+         "spectra": "weight_spectra", "embedding": "embedding"}
 
 
 def __getattr__(name):

@@ -31,7 +31,7 @@ def analysis_figures(net, analysis, X=None):
                    **({"std": analysis.importance[f"{method}_std"]} if f"{method}_std" in analysis.importance.columns
                       else {})}, title=f"{method} importance of the inputs")
     figures["importance"] = (importance(table, sort=True), f"importance of the inputs ({method})")
-    if X is not None and not net.is_dynamic:
+    if X is not None and not net.is_dynamic and not net.is_graph and not net.index_inputs:   # per-sample curves
         top = int(np.nanargmax(np.abs(table["importance"])))
         name = str(table["feature"][top])
         figures["profile"] = (profile(net, X, top), f"Lek's profile of {name}, the most important input")

@@ -197,6 +197,8 @@ def _first(X):
 def _explanation(net, X):
     if net.is_dynamic:
         return ""
+    if net.is_graph:                            # a node is computed from the whole graph
+        return _section("How the first node is computed", net.explain(X, format="html", max_samples=1))
     return _section("How the first sample is computed", net.explain(_first(X), format="html"))
 
 

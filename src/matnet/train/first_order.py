@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import inspect
 import math
+from contextlib import nullcontext
 
 import numpy as np
 from scipy.optimize import minimize
 
+from ..threads import SMALL_PRODUCTS, one_thread
+from ..weights import operator
 from .optimizers import Rprop, make_schedule
 
 __all__ = ["minibatch_runner", "rprop_runner", "scipy_runner", "optimizer_options", "SCIPY_OPTIONS"]
@@ -22,6 +25,16 @@ def _norm(g):
     return math.sqrt(float(np.dot(g, g)))
 
 
+def batch_products(net, batch_size):
+    """Multiply-adds of one batch's forward pass through the weights (an embedding, a
+    gather, counts one per output)."""
+    total = 0
+    for c in net.connections.values():
+        W = net.weights[c.key]
+        total += W.shape[0] if c.source in net.index_inputs else operator(W).n_params
+    return batch_size * total
+
+
 def minibatch_runner(cls):
     """A runner that shuffles the training split into minibatches every epoch.
 
@@ -29,7 +42,8 @@ def minibatch_runner(cls):
     (the weights change during the epoch); the gradient norm is the mean of the
     batch gradients' norms.  Epoch 0 (the initial network) is not evaluated unless
     it is the only one: its losses are NaN, as evaluating them would cost a pass
-    over all the data.
+    over all the data.  Batches whose products are small
+    (:data:`~matnet.threads.SMALL_PRODUCTS`) run on one BLAS thread.
     """
     def runner(problem, monitor, options):
         rng, batch_size = options.pop("rng"), options.pop("batch_size")
@@ -43,18 +57,20 @@ def minibatch_runner(cls):
             monitor(value, None, metric.value(), optimizer.lr)
             return None
         monitor(None, None, lr=optimizer.lr)     # epoch 0 not evaluated: a pass over all data
+        small = batch_products(problem.net, min(batch_size, problem.n)) < SMALL_PRODUCTS
         while True:
             metric = problem.fresh_metric()
             total = norms = 0.0
             batches = problem.batches(batch_size, rng)
-            for idx in batches:
-                value, grad = problem.evaluate(idx, metric=metric)
-                if not math.isfinite(value):
-                    total = value
-                    break
-                optimizer.step(theta, grad)
-                total += value * (problem.n if idx is None else len(idx))
-                norms += _norm(grad)
+            with one_thread() if small else nullcontext():    # small products: no waiting threads when busy
+                for idx in batches:
+                    value, grad = problem.evaluate(idx, metric=metric)
+                    if not math.isfinite(value):
+                        total = value
+                        break
+                    optimizer.step(theta, grad)
+                    total += value * (problem.n if idx is None else len(idx))
+                    norms += _norm(grad)
             train_loss = total / problem.n if math.isfinite(total) else total
             if monitor(train_loss, norms / len(batches), metric.value(), optimizer.lr):
                 return None

@@ -38,6 +38,8 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/sparse_break_even.py
 	$(BIN)/python benchmarks/compression_digits.py
 	$(BIN)/python benchmarks/busy_machine.py
+	$(BIN)/python benchmarks/gcn_cora.py
+	$(BIN)/python benchmarks/mf_ratings.py
 	$(BIN)/python benchmarks/lm_scale.py
 	$(BIN)/python benchmarks/analysis_costs.py
 	$(BIN)/python benchmarks/quantization.py

@@ -81,7 +81,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; median of {args.repeats} interleaved runs; seconds per epoch")
-    print(f"{'problem':<8} {'algorithm':<9} {'alone':>9} {'busy':>9} {'slowdown':>9}")
+    print(f"{'problem':<10} {'algorithm':<9} {'alone':>9} {'busy':>9} {'slowdown':>9}")
     problems = (("demo", demo_problem, ("lm", "br")), ("2-20-1", wide_problem, ("lm", "br")),
                 ("NNMF", ratings_problem, ("adam",)), ("20-64-64-1", mlp_problem, ("adam",)))
     for name, problem, algorithms in problems:
@@ -94,7 +94,7 @@ def main():
                 with BusyCore():
                     busy.append(seconds_per_epoch(make, X, T, epochs, algorithm))
             a, b = statistics.median(alone), statistics.median(busy)
-            print(f"{name:<8} {algorithm:<9} {a:9.4f} {b:9.4f} {b / a:8.2f}x")
+            print(f"{name:<10} {algorithm:<9} {a:9.4f} {b:9.4f} {b / a:8.2f}x")
 
 
 if __name__ == "__main__":

@@ -47,13 +47,23 @@ def matnet_run(name, data, train, test, epochs, l2, seed):
     return mn.factorization.rmse(net, test), (time.perf_counter() - start) / epochs
 
 
+def _glorot(embedding):
+    """matnet's initial embedding: Glorot-uniform over its ``(d, n)`` weight (zeros for biases)."""
+    n, d = embedding.weight.shape
+    bound = np.sqrt(6 / (n + d))
+    torch.nn.init.uniform_(embedding.weight, -bound, bound)
+
+
 class TorchMF(torch.nn.Module):
-    """The same two models in PyTorch (weights as matnet's: embeddings, linear layers)."""
+    """The same two models in PyTorch, initialised as matnet's (Glorot-uniform weights,
+    zero biases)."""
 
     def __init__(self, name, n_users, n_items):
         super().__init__()
         self.name = name
         self.P, self.Q = torch.nn.Embedding(n_users, D), torch.nn.Embedding(n_items, D)
+        _glorot(self.P)
+        _glorot(self.Q)
         if name == "BiasedMF":
             self.b, self.c = torch.nn.Embedding(n_users, 1), torch.nn.Embedding(n_items, 1)
             torch.nn.init.zeros_(self.b.weight)
@@ -61,9 +71,14 @@ class TorchMF(torch.nn.Module):
             self.mu = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
         else:
             self.P2, self.Q2 = torch.nn.Embedding(n_users, D_PRIME), torch.nn.Embedding(n_items, D_PRIME)
+            _glorot(self.P2)
+            _glorot(self.Q2)
             sizes = [2 * D + D_PRIME, *HIDDEN, 1]
             self.mlp = torch.nn.Sequential(*[m for a, b in zip(sizes, sizes[1:])
                                              for m in (torch.nn.Linear(a, b), torch.nn.Sigmoid())][:-1])
+            for layer in self.mlp[::2]:
+                torch.nn.init.xavier_uniform_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
         self.double()
 
     def forward(self, u, i):

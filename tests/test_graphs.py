@@ -204,10 +204,13 @@ def test_unlabelled_nodes_count_for_nothing_whatever_label_they_carry(karate):
     mask[[0, 1, 32, 33]] = 1
     other = karate.labels.copy()
     other[mask == 0] = 1 - other[mask == 0]
-    nets = [mn.gcn(karate.adjacency, [34, 4, 2], seed=0) for _ in range(2)]
-    for net, labels in zip(nets, [karate.labels, other]):
+    unknown = np.where(mask > 0, karate.labels, -1)         # no class at all
+    nets = [mn.gcn(karate.adjacency, [34, 4, 2], seed=0) for _ in range(3)]
+    for net, labels in zip(nets, [karate.labels, other, unknown]):
         net.fit(karate.features, labels, sample_weight=mask, division=None, scaling=None, epochs=20, seed=0)
     np.testing.assert_array_equal(nets[0].get_flat(), nets[1].get_flat())
+    np.testing.assert_array_equal(nets[0].get_flat(), nets[2].get_flat())
+    assert nets[2].classes == [0, 1]
 
 
 @pytest.mark.parametrize("algorithm", ["adam", "sgd", "rprop", "lbfgs", "cg", "scg", "lm", "br"])

@@ -101,7 +101,10 @@ def gcn(A, sizes, dropout=0.5, activation="relu", output_activation="softmax", s
     Network
         Train it on the whole graph: ``net.fit(X, labels, sample_weight=mask,
         division=None)`` (``mask`` 1 on labelled nodes) or ``division=(train, val, test)``
-        node index sets; ``net(X)`` gives every node's class probabilities.
+        node index sets; ``net(X)`` gives every node's class probabilities.  Pass
+        ``scaling=None`` to feed the features as given (Kipf & Welling divide each
+        node's bag of words by its sum); ``fit``'s default maps each feature onto
+        ``[-1, 1]``.
 
     Examples
     --------

@@ -23,6 +23,23 @@ the maglev demo 1.6 / 5.7 ms with every thread, 1.7 / 1.7 ms on one; 2-20-1 on
 100,000 samples 61 / 164 ms and 65 / 66 ms).  So such work runs on one thread
 (:func:`few_threads`), scoped to the call: the user's own thread settings are left as
 they are.  Larger networks keep every thread.
+
+Minibatch steps are alike.  Adam epochs of a 20-h-h-1 network, batch 200, 20,000
+samples (seconds; multiply-adds of one batch's forward pass; median of 3, 2026-11-30):
+
+=====  ==========  =====================  =====================
+h      products    alone, 1 / 2 threads   busy, 1 / 2 threads
+=====  ==========  =====================  =====================
+64     1.1 M       0.029 / 0.033          0.032 / 0.124
+128    3.8 M       0.070 / 0.068          0.070 / 0.186
+256    14 M        0.206 / 0.197          0.211 / 0.621
+384    31 M        0.419 / 0.342          0.422 / 0.888
+512    55 M        0.780 / 0.486          0.776 / 1.433
+=====  ==========  =====================  =====================
+
+Below :data:`SMALL_PRODUCTS` a second thread gains nothing alone and triples the time
+on a busy machine, so those steps run on one thread; above it the second thread pays
+when the machine is idle, and stays.
 """
 from __future__ import annotations
 
@@ -38,8 +55,8 @@ __all__ = ["SMALL", "SMALL_PRODUCTS", "few_threads", "one_thread", "threads"]
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
 #: Minibatch steps of fewer multiply-adds per forward pass run on one BLAS thread
-#: (:func:`matnet.train.first_order.minibatch_runner`; measured in ``benchmarks/busy_machine.py``).
-SMALL_PRODUCTS = 4_000_000
+#: (:func:`matnet.train.first_order.minibatch_runner`; see the module docstring).
+SMALL_PRODUCTS = 16_000_000
 
 _controller = None
 

@@ -42,14 +42,20 @@ def minibatch_runner(cls):
     (the weights change during the epoch); the gradient norm is the mean of the
     batch gradients' norms.  Epoch 0 (the initial network) is not evaluated unless
     it is the only one: its losses are NaN, as evaluating them would cost a pass
-    over all the data.  Batches whose products are small
-    (:data:`~matnet.threads.SMALL_PRODUCTS`) run on one BLAS thread.
+    over all the data.  A network whose batches' products are small
+    (:data:`~matnet.threads.SMALL_PRODUCTS`) trains on one BLAS thread, its evaluations too.
     """
     def runner(problem, monitor, options):
-        rng, batch_size = options.pop("rng"), options.pop("batch_size")
+        batch_size = min(200, problem.n) if options["batch_size"] is None else int(options["batch_size"])
+        small = batch_products(problem.net, min(batch_size, problem.n)) < SMALL_PRODUCTS
+        with one_thread() if small else nullcontext():    # small products: no waiting threads when busy
+            return epochs(problem, monitor, options, batch_size)
+
+    def epochs(problem, monitor, options, batch_size):
+        rng = options.pop("rng")
+        options.pop("batch_size")
         schedule = make_schedule(options.pop("lr_schedule"))
         optimizer = cls(**options)
-        batch_size = min(200, problem.n) if batch_size is None else int(batch_size)
         theta = problem.theta
         if monitor.epochs == 0:                  # nothing but the initial network's loss
             metric = problem.fresh_metric()
@@ -57,20 +63,18 @@ def minibatch_runner(cls):
             monitor(value, None, metric.value(), optimizer.lr)
             return None
         monitor(None, None, lr=optimizer.lr)     # epoch 0 not evaluated: a pass over all data
-        small = batch_products(problem.net, min(batch_size, problem.n)) < SMALL_PRODUCTS
         while True:
             metric = problem.fresh_metric()
             total = norms = 0.0
             batches = problem.batches(batch_size, rng)
-            with one_thread() if small else nullcontext():    # small products: no waiting threads when busy
-                for idx in batches:
-                    value, grad = problem.evaluate(idx, metric=metric)
-                    if not math.isfinite(value):
-                        total = value
-                        break
-                    optimizer.step(theta, grad)
-                    total += value * (problem.n if idx is None else len(idx))
-                    norms += _norm(grad)
+            for idx in batches:
+                value, grad = problem.evaluate(idx, metric=metric)
+                if not math.isfinite(value):
+                    total = value
+                    break
+                optimizer.step(theta, grad)
+                total += value * (problem.n if idx is None else len(idx))
+                norms += _norm(grad)
             train_loss = total / problem.n if math.isfinite(total) else total
             if monitor(train_loss, norms / len(batches), metric.value(), optimizer.lr):
                 return None

@@ -217,12 +217,22 @@ def _is_classification(net, T, loss):
             and net.layers[net.outputs[0]].activation.name in ("softmax", "sigmoid"))
 
 
-def _setup_classes(net, T, classification, validation):
-    """Encode class labels (kept in ``net.classes``) for a classifier."""
+def _setup_classes(net, T, classification, validation, sample_weight=None):
+    """Encode class labels (kept in ``net.classes``) for a classifier.  The classes are
+    those of the samples that count (``sample_weight > 0``): a sample of weight 0 may
+    carry any label (an unlabelled graph node), and is encoded as zeros if it is no class."""
     if not classification or isinstance(T, dict) or not is_labels(T):
         return T, validation
     size = net.layers[net.outputs[0]].size
-    encoded, net.classes = encode_labels(T, None, size)
+    T = np.asarray(T)
+    weight = None if sample_weight is None else np.asarray(sample_weight)
+    if weight is not None and weight.shape == T.shape and (weight == 0).any():
+        _, net.classes = encode_labels(T[weight > 0], None, size)
+        known = np.isin(T, np.asarray(net.classes, dtype=T.dtype))
+        encoded = np.zeros((T.size, size))
+        encoded[known] = encode_labels(T[known], net.classes, size)[0]
+    else:
+        encoded, net.classes = encode_labels(T, None, size)
     if validation is not None and is_labels(validation[1]):
         validation = (validation[0], encode_labels(validation[1], net.classes, size)[0])
     return encoded, validation
@@ -560,7 +570,7 @@ def _prepare(net, X, T, loss, classification, sample_weight, division, division_
     else:
         if initial is not None:
             raise ValueError("initial= gives delay states; the network has no delays")
-        T, validation = _setup_classes(net, T, classification, validation)
+        T, validation = _setup_classes(net, T, classification, validation, sample_weight)
         data = static_data(net, X, T, sample_weight)
     # 2. division
     if division is _DEFAULT:

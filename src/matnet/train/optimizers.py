@@ -49,17 +49,22 @@ class Adam:
 
     def step(self, theta, g):
         if self.m is None:
-            self.m, self.v = np.zeros_like(theta), np.zeros_like(theta)
+            self.m, self.v, self.work = np.zeros_like(theta), np.zeros_like(theta), np.empty_like(theta)
         self.t += 1
-        self.m *= self.beta1
-        self.m += (1 - self.beta1) * g
-        self.v *= self.beta2
-        self.v += (1 - self.beta2) * (g * g)
-        step = self.lr / (1 - self.beta1 ** self.t)
-        denom = np.sqrt(self.v)
-        denom /= np.sqrt(1 - self.beta2 ** self.t)
-        denom += self.eps
-        theta -= step * (self.m / denom)
+        m, v, work = self.m, self.v, self.work      # one workspace: no temporaries per step
+        m *= self.beta1
+        np.multiply(g, 1 - self.beta1, out=work)
+        m += work
+        v *= self.beta2
+        np.multiply(g, g, out=work)
+        work *= 1 - self.beta2
+        v += work
+        np.sqrt(v, out=work)
+        work /= np.sqrt(1 - self.beta2 ** self.t)
+        work += self.eps
+        np.divide(m, work, out=work)
+        work *= self.lr / (1 - self.beta1 ** self.t)
+        theta -= work
 
 
 class RMSprop:

@@ -5,7 +5,8 @@ column of the network's dtype (``X[:, 0]``).  The connection multiplies its weig
 ``W`` ``(n_out, n_in)`` by the one-hot vector of ``i``, which is column ``i`` of ``W``:
 
 * ``dot(X) = W[:, i].T`` per sample, a gather of columns;
-* ``gradient(X, D)`` adds each sample's ``D[b]`` into column ``i_b`` (scatter-add);
+* ``gradient(X, D)`` adds each sample's ``D[b]`` into column ``i_b`` (a scatter-add:
+  the samples sorted by index, each index's rows summed with ``np.add.reduceat``);
 * ``jacobian(X, D)`` has ``D[k, b]`` in column ``i_b`` and zeros elsewhere.
 
 No one-hot matrix is formed.  The weight itself is a plain matrix (:class:`Dense`'s
@@ -43,7 +44,11 @@ class Embedding(Dense):
     def gradient(self, X, D, out=None):
         G = np.zeros(self.W.shape, self.W.dtype) if out is None else out.reshape(self.W.shape, copy=False)
         G[...] = 0
-        np.add.at(G.T, indices(X, self.W.shape[1]), D)
+        i = indices(X, self.W.shape[1])
+        order = np.argsort(i, kind="stable")                   # the samples of each index together
+        seen, first = np.unique(i[order], return_index=True)
+        if seen.size:
+            G.T[seen] = np.add.reduceat(D[order], first, axis=0)
         return G.reshape(-1) if out is None else out
 
     def jacobian(self, X, D, out=None):

@@ -355,3 +355,17 @@ def test_errors_name_what_is_wrong(karate):
         mn.interop.to_torch(net)
     with pytest.raises(ValueError, match="input sensitivities"):
         mn.analysis.input_jacobian(net, X)
+
+
+def test_graph_networks_with_restarts_quantisation_and_pruning(karate):
+    mask = np.zeros(34)
+    mask[[0, 1, 32, 33]] = 1
+    net = mn.gcn(karate.adjacency, [34, 4, 2], seed=0)
+    history = net.fit(karate.features, karate.labels, sample_weight=mask, division=None, scaling=None, epochs=100,
+                      seed=0, restarts=3)
+    assert len(history.restart_scores) == 3 and net.connections["x", "h1"].propagate is not None
+    accuracy = np.mean(net.predict_classes(karate.features) == karate.labels)
+    q = mn.compress.quantize(net, bits=8, calibration=karate.features)
+    assert np.mean(q.predict_classes(karate.features) == karate.labels) >= accuracy - 0.03
+    pruned = mn.compress.prune(net, 0.5)
+    assert pruned.connections["h1", "y"].propagate is not None

@@ -138,3 +138,19 @@ def test_share_errors_are_clear():
     net.share("h2", "h1")
     assert net.n_params == 2 * 3 + 3 + 3 * 3 + 3 * 1 + 1
     np.testing.assert_array_equal(net.biases["h2"], net.biases["h1"])
+
+
+def test_a_shared_weight_may_be_compressed_and_stays_shared(tmp_path):
+    net = mn.layer_recurrent([1], [6], seed=0)
+    U, T = series(net, n_steps=4)
+    unrolled = net.unroll(4)
+    low = mn.compress.to_low_rank(unrolled, rank=2, connections=[("h1@1", "h1@2")])
+    assert low.weights["h1@3", "h1@4"] is low.weights["h1@1", "h1@2"]
+    assert low.weights["h1@1", "h1@2"].kind == "lowrank"
+    assert low.n_params == unrolled.n_params - 36 + 2 * (6 + 6)
+    X, targets = step_inputs(U), {f"y@{t + 1}": T[:, t] for t in range(4)}
+    assert mn.check_gradient(low, X, targets)["max_relative_error"] < 1e-6
+    low.save(tmp_path / "low.npz")
+    back = mn.load(tmp_path / "low.npz")
+    for k, v in low(X).items():
+        np.testing.assert_array_equal(back(X)[k], v)

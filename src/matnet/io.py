@@ -56,7 +56,7 @@ def _digest(array):
 def _connection_entry(net, c):
     entry = {"source": c.source, "target": c.target, "delays": list(c.delays)}
     form = net.weights[c.key]
-    if is_compressed(form):
+    if is_compressed(form) and ("W", c.key) not in net.shared:    # a shared weight is stored with its owner
         entry["form"] = form.kind
     if c.propagate is not None:
         entry["propagate"] = c.propagate.kind

@@ -514,11 +514,11 @@ class Network:
     def share(self, key, owner):
         """Make a weight or a bias the same parameter as another's.
 
-        ``key`` and ``owner`` are connections ``(source, target)`` (their weights, dense,
-        of the same shape) or layer names (their biases).  The parameter vector then
-        holds it once (under ``owner``); its gradient and Jacobian columns sum over the
-        connections (layers) that use it, as in a recurrent network unrolled in time
-        (:func:`matnet.unrolled.unroll`).  The shared value is ``owner``'s.
+        ``key`` and ``owner`` are connections ``(source, target)`` (their weights, of the
+        same shape, in any form) or layer names (their biases).  The parameter vector then
+        holds it once (under ``owner``, in ``owner``'s form); its gradient and Jacobian
+        columns sum over the connections (layers) that use it, as in a recurrent network
+        unrolled in time (:func:`matnet.unrolled.unroll`).  The shared value is ``owner``'s.
         """
         kind = "b" if isinstance(key, str) else "W"
         if (kind == "b") != isinstance(owner, str):
@@ -527,8 +527,6 @@ class Network:
         mapping = self.biases if kind == "b" else self.weights
         for k in (key, owner):
             mapping[k]                                   # a clear KeyError for an unknown one
-            if kind == "W" and k in self._forms:
-                raise ValueError(f"{label(k)} is a {self._forms[k].kind} weight; only dense weights are shared")
         root = self._shared.get((kind, owner), (kind, owner))
         if root == (kind, key):
             raise ValueError(f"{label(key)} cannot share its own parameter")
@@ -539,6 +537,8 @@ class Network:
             if held == (kind, key):
                 self._shared[entry] = root
         self._shared[(kind, key)] = root
+        if kind == "W":
+            self._forms.pop(key, None)                    # it is the owner's weight, in the owner's form
         self._relayout({})
 
     @property

@@ -312,12 +312,7 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
     """
     p = plan(net)
     K = offsets[layers[-1]].stop
-    if series is None and steps is None:
-        z, a = trace.z, trace.a
-    else:
-        z = {name: trace.block(v, series, steps) for name, v in trace.z.items()}
-        a = {name: trace.block(v, series, steps) for name, v in trace.a.items()}
-    n = next(iter(z.values())).shape[0]
+    n = trace.block(next(iter(trace.z.values())), series, steps).shape[0]
     Q = K if nodes is None else len(nodes) * K            # seeds
     E = None if not parameters else np.empty((n, K, net.n_params) if nodes is None else (Q, net.n_params),
                                              net.dtype) if out is None else out
@@ -339,8 +334,7 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
             continue
         dZ = given
         if upstream is not None:
-            z_, values, mask = trace.derivative_values(step.layer) if series is None and steps is None else \
-                (z[step.layer], a[step.layer], None)
+            z_, values, mask = trace.derivative_values(step.layer, series, steps)
             dZ = step.activation.backward(z_, values, upstream if mask is None else upstream * mask)
             if given is not None:
                 dZ = dZ + given                 # (Q, rows, R)

@@ -86,10 +86,6 @@ def bias_label(name):
     return f"b[{name}]"
 
 
-def filter_label(key):
-    return f"θ[{key[0]}{ARROW}{key[1]}]"
-
-
 def weight_label(key):
     return f"W[{key[0]}{ARROW}{key[1]}]"
 

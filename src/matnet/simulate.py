@@ -187,13 +187,13 @@ class Trace:
             out *= t
         return out
 
-    def derivative_values(self, name):
+    def derivative_values(self, name, series=None, steps=None):
         """What ``f'`` reads of layer ``name``: ``(z, f(z))`` before any dropout, and the
-        dropout mask (None if none)."""
+        dropout mask (None if none), of the given series and steps (None: all)."""
         if name in self.dropped:
             mask, kept = self.dropped[name]
-            return self.z[name], kept, mask
-        return self.z[name], self.a[name], None
+            return tuple(self.block(v, series, steps) for v in (self.z[name], kept, mask))
+        return self.block(self.z[name], series, steps), self.block(self.a[name], series, steps), None
 
     def values(self, name):
         """The rows of what an input or layer ``name`` sends (without delays)."""

@@ -140,7 +140,7 @@ class Fixed(Propagation):
                 "shape": np.array(self.P.shape)}
 
     @classmethod
-    def from_arrays(cls, arrays, theta=None):
+    def from_arrays(cls, arrays):
         n = tuple(int(s) for s in arrays["shape"])
         P = scipy.sparse.csr_array((arrays["data"], arrays["indices"], arrays["indptr"]), shape=n)
         return cls(P, np.asarray(arrays["data"]).dtype)
@@ -198,7 +198,7 @@ class SpectralFilter(Propagation):
         return {"eigenvalues": self.eigenvalues.astype(self.U.dtype), "U": self.U}
 
     @classmethod
-    def from_arrays(cls, arrays, theta=None):
+    def from_arrays(cls, arrays):
         U = np.asarray(arrays["U"])
         return cls(None, U.shape[1], U.dtype, _basis=(arrays["eigenvalues"], U))
 
@@ -265,7 +265,7 @@ class ChebyshevFilter(Propagation):
                 "shape": np.array(self.L.shape), "order": np.array(self.order)}
 
     @classmethod
-    def from_arrays(cls, arrays, theta=None):
+    def from_arrays(cls, arrays):
         n = tuple(int(s) for s in arrays["shape"])
         L = scipy.sparse.csr_array((arrays["data"], arrays["indices"], arrays["indptr"]), shape=n)
         return cls(None, int(arrays["order"]), dtype=np.asarray(arrays["data"]).dtype, _scaled=L)

@@ -3,7 +3,8 @@
 Both sides train the same model on the same folds with the same minibatch loop: Adam,
 batch 256, learning rate 1e-3, the same L2 penalty ``l2/2 * sum(W**2)`` on every weight,
 the ratings mapped onto [-1, 1] (matnet's default min-max output scaling; PyTorch gets the
-same numbers), a fixed number of epochs, no early stopping.  Reported: mean test RMSE
+same numbers) and the squared error measured in stars (matnet's losses are in data
+units), a fixed number of epochs, no early stopping.  Reported: mean test RMSE
 over the folds (stars) and the median seconds per epoch, set-up included (``fit``
 against the PyTorch loop), after one warm-up.
 
@@ -97,13 +98,14 @@ def torch_run(name, data, train, test, epochs, l2, seed):
     model = TorchMF(name, data.ratings.n_users, data.ratings.n_items)
     low, high = train.rating.min(), train.rating.max()
     scale = lambda r: 2 * (r - low) / (high - low) - 1                     # noqa: E731, matnet's minmax
+    stars = (high - low) / 2                  # matnet's loss is in data units: errors in stars
     u, i, t = torch.tensor(train.user), torch.tensor(train.item), torch.tensor(scale(train.rating))
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         for idx in torch.randperm(len(t), generator=g).split(BATCH):
             optimizer.zero_grad()
-            loss = ((model(u[idx], i[idx]) - t[idx]) ** 2).mean() + l2 / 2 * model.penalty()
+            loss = (((model(u[idx], i[idx]) - t[idx]) * stars) ** 2).mean() + l2 / 2 * model.penalty()
             loss.backward()
             optimizer.step()
     with torch.no_grad():

@@ -156,3 +156,23 @@ def test_index_input_errors_are_clear():
         rec.simulate(np.zeros((4, 1)))
     with pytest.raises(ValueError, match="no derivative"):
         mn.analysis.input_jacobian(net, {"user": np.array([0]), "item": np.array([0])})
+
+
+def test_biased_mf_matches_pytorch_autograd():
+    rng = np.random.default_rng(0)
+    net = mn.factorization.biased_mf(7, 5, 3, seed=0)
+    net.theta[:] = rng.normal(size=net.n_params)
+    net.weights["uv", "r"] = 1
+    u, i, r = indices(20)
+    P, Q = (torch.tensor(net.weights[k, "uv"].T.copy(), requires_grad=True) for k in ("user", "item"))
+    b, c = (torch.tensor(net.weights[k, "r"][0].copy(), requires_grad=True) for k in ("user", "item"))
+    mu = torch.tensor(net.biases["r"].copy(), requires_grad=True)
+    y = mu + b[u] + c[i] + (P[u] * Q[i]).sum(1)
+    np.testing.assert_allclose(net({"user": u, "item": i})[:, 0], y.detach().numpy(), atol=1e-14)
+    ((y - torch.tensor(r[:, 0])) ** 2).mean().backward()
+    gw, gb = mn.gradient(net, {"user": u, "item": i}, r)
+    np.testing.assert_allclose(gw["user", "uv"], P.grad.numpy().T, atol=1e-14)
+    np.testing.assert_allclose(gw["item", "uv"], Q.grad.numpy().T, atol=1e-14)
+    np.testing.assert_allclose(gw["user", "r"][0], b.grad.numpy(), atol=1e-14)
+    np.testing.assert_allclose(gw["item", "r"][0], c.grad.numpy(), atol=1e-14)
+    np.testing.assert_allclose(gb["r"], mu.grad.numpy(), atol=1e-14)

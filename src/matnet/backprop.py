@@ -26,6 +26,12 @@ runs step by step, one matrix product per step.  Without delays ``M`` is the out
 and ``Σ = E``: the static Jacobian, back-propagation with one seed per output.  Rows
 come in blocks (of samples, or of time steps for a recurrent network) so that
 ``JᵀJ`` can be accumulated in bounded memory.
+
+The same passes carry the step's extensions (docs/architecture.md): a graph connection
+sends ``P(θ)ᵀ dZ`` to its weight (and ``P.gradient`` to a filter); a product layer sends
+each contribution ``dZ`` times the others; a dropped layer multiplies ``dA`` by its mask;
+shared parameters sum the derivatives of their uses.  A graph network's Jacobian seeds
+one node and output at a time and sums over the graph (:func:`jacobian_blocks`).
 """
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ from typing import Callable
 
 import numpy as np
 
+from .backend import namespace
+
 __all__ = ["Activation", "Equivalent", "LIBRARIES", "get", "names", "with_equivalent", "from_equivalent"]
 
 LIBRARIES = ("onnx", "torch", "sklearn")
@@ -94,6 +96,9 @@ class Activation:
     onnx, torch, sklearn : Equivalent or None
         The same function in ONNX, PyTorch and scikit-learn (see the module
         docstring); None where the library has none.
+    ufunc : numpy.ufunc or None
+        The same function as one NumPy ufunc, which the time steps of a recurrent run
+        on NumPy call directly (:meth:`function_in`).
     """
 
     name: str
@@ -106,6 +111,11 @@ class Activation:
     onnx: Equivalent | None = field(default=None, repr=False)
     torch: Equivalent | None = field(default=None, repr=False)
     sklearn: Equivalent | None = field(default=None, repr=False)
+    ufunc: Callable | None = field(default=None, repr=False)
+
+    def function_in(self, xp):
+        """``f`` for arrays of the namespace ``xp`` (NumPy's ufunc where there is one)."""
+        return self.ufunc if self.ufunc is not None and xp is np else self.function
 
     def __call__(self, Z):
         return self.function(Z)
@@ -119,7 +129,9 @@ class Activation:
             raise ValueError(f"activation {self.name!r} is not elementwise; use backward()")
         if A is None:
             A = self.function(Z)
-        return np.asarray(self.derivative_function(Z, A), dtype=Z.dtype)
+        d = self.derivative_function(Z, A)
+        xp = namespace(Z)
+        return np.asarray(d, dtype=Z.dtype) if xp is np else xp.astype(xp.asarray(d), Z.dtype)
 
     def backward(self, Z, A, G):
         """Gradient with respect to ``Z`` given ``G``, the gradient with respect to ``A``.
@@ -130,7 +142,7 @@ class Activation:
         """
         if self.elementwise:
             return G * self.derivative_function(Z, A)
-        return A * (G - np.sum(G * A, axis=-1, keepdims=True))
+        return A * (G - namespace(A).sum(G * A, axis=-1, keepdims=True))
 
 
 # -- the functions -----------------------------------------------------------------
@@ -140,13 +152,15 @@ def _identity(z):
 
 
 def _ones(z, a):
-    return np.ones_like(z)
+    return namespace(z).ones_like(z)
 
 
 def _sigmoid(z):
     # exp of a non-positive number never overflows.
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    xp = namespace(z)
+    e = xp.exp(-xp.abs(z))
+    y = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    return y.astype(z.dtype, copy=False) if xp is np else y
 
 
 def _sigmoid_d(z, a):
@@ -157,35 +171,50 @@ def _tanh_d(z, a):
     return 1 - a * a
 
 
+def _tanh(z):
+    return namespace(z).tanh(z)
+
+
 def _relu(z):
-    return np.maximum(z, 0)
+    xp = namespace(z)
+    return np.maximum(z, 0) if xp is np else xp.where(z > 0, z, xp.zeros_like(z))
 
 
 def _relu_d(z, a):
-    return z > 0  # bool: multiplies a float array without changing its dtype
+    return _as(z > 0, z)
+
+
+def _as(condition, z):
+    """A boolean array as ``z``'s dtype (NumPy multiplies bools without a cast)."""
+    xp = namespace(z)
+    return condition if xp is np else xp.astype(condition, z.dtype)
 
 
 LEAKY_SLOPE = 0.01
 
 
 def _leaky_relu(z):
-    return np.where(z > 0, z, z * z.dtype.type(LEAKY_SLOPE))
+    return namespace(z).where(z > 0, z, z * LEAKY_SLOPE)
 
 
 def _leaky_relu_d(z, a):
-    return np.where(z > 0, z.dtype.type(1), z.dtype.type(LEAKY_SLOPE))
+    xp = namespace(z)
+    return xp.where(z > 0, xp.ones_like(z), xp.full_like(z, LEAKY_SLOPE))
 
 
 def _elu(z):
-    return np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    xp = namespace(z)
+    return xp.where(z > 0, z, xp.expm1(xp.minimum(z, xp.zeros_like(z))))
 
 
 def _elu_d(z, a):
-    return np.where(z > 0, z.dtype.type(1), a + 1)
+    xp = namespace(z)
+    return xp.where(z > 0, xp.ones_like(z), a + 1)
 
 
 def _softplus(z):
-    return np.logaddexp(z.dtype.type(0), z)
+    xp = namespace(z)
+    return xp.logaddexp(xp.zeros_like(z), z)
 
 
 def _softplus_d(z, a):
@@ -193,32 +222,39 @@ def _softplus_d(z, a):
 
 
 def _softmax(z):
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    xp = namespace(z)
+    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def _float(condition, z):
+    """A boolean array as ``z``'s dtype."""
+    xp = namespace(z)
+    return condition.astype(z.dtype) if xp is np else xp.astype(condition, z.dtype)
 
 
 def _hardlim(z):
-    return (z >= 0).astype(z.dtype)
+    return _float(z >= 0, z)
 
 
 def _zeros(z, a):
-    return np.zeros_like(z)
+    return namespace(z).zeros_like(z)
 
 
 def _satlin(z):
-    return np.clip(z, 0, 1)
+    return namespace(z).clip(z, 0, 1)
 
 
 def _satlin_d(z, a):
-    return ((z > 0) & (z < 1)).astype(z.dtype)
+    return _float((z > 0) & (z < 1), z)
 
 
 def _satlins(z):
-    return np.clip(z, -1, 1)
+    return namespace(z).clip(z, -1, 1)
 
 
 def _satlins_d(z, a):
-    return ((z > -1) & (z < 1)).astype(z.dtype)
+    return _float((z > -1) & (z < 1), z)
 
 
 _INF = np.inf
@@ -230,7 +266,7 @@ _BUILTIN = {
                    onnx=_E("Identity"), torch=_E("Identity"), sklearn=_E("identity")),
         Activation("sigmoid", _sigmoid, _sigmoid_d, active_range=(-4, 4), output_range=(0, 1),
                    onnx=_E("Sigmoid"), torch=_E("Sigmoid"), sklearn=_E("logistic")),
-        Activation("tanh", np.tanh, _tanh_d, active_range=(-2, 2), output_range=(-1, 1),
+        Activation("tanh", _tanh, _tanh_d, active_range=(-2, 2), output_range=(-1, 1), ufunc=np.tanh,
                    onnx=_E("Tanh"), torch=_E("Tanh"), sklearn=_E("tanh")),
         Activation("relu", _relu, _relu_d, active_range=(0, _INF), output_range=(0, _INF),
                    onnx=_E("Relu"), torch=_E("ReLU"), sklearn=_E("relu")),

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from .simulate import plan
 
 __all__ = ["backward", "add_l2", "jacobian_blocks", "jacobian_seeds", "input_sensitivities"]
@@ -64,21 +65,22 @@ def backward(net, trace, deltas, out=None, out_views=None):
     """
     p = plan(net)
     S, T = trace.shape
-    grad = np.empty(net.n_params, net.dtype) if out is None else out
+    xp, dtype = net.xp, backend.dtype_of(net.xp, net.dtype)
+    grad = xp.empty(net.n_params, dtype=dtype) if out is None else out
     gW, gb = net.views(grad) if out_views is None else out_views
     if T == 1:
         dZ = _step_back(net, p, trace.z, trace.a, deltas, None, 0, trace)
     else:
-        later = {name: np.zeros((S, T, p.sizes[name]), net.dtype)
+        later = {name: xp.zeros((S, T, p.sizes[name]), dtype=dtype)
                  for name, d in p.delays.items() if d}                   # dA arriving from later steps
         z, a = ({k: trace.series(v) for k, v in d.items()} for d in (trace.z, trace.a))
         given = {k: (trace.series(G), at_z) for k, (G, at_z) in deltas.items()}
-        dZ = {step.layer: np.zeros((S, T, step.size), net.dtype) for step in p.steps}
+        dZ = {step.layer: xp.zeros((S, T, step.size), dtype=dtype) for step in p.steps}
         for t in reversed(range(T)):
-            now = _step_back(net, p, {k: v[:, t] for k, v in z.items()}, {k: v[:, t] for k, v in a.items()},
-                             {k: (G[:, t], at_z) for k, (G, at_z) in given.items()}, later, t)
+            now = _step_back(net, p, {k: v[:, t, :] for k, v in z.items()}, {k: v[:, t, :] for k, v in a.items()},
+                             {k: (G[:, t, :], at_z) for k, (G, at_z) in given.items()}, later, t)
             for name, d in now.items():
-                dZ[name][:, t] = d
+                dZ[name][:, t, :] = d
     gP = net.filter_views(grad) if p.coupled else {}
     for entry in p.shared:                      # shared parameters sum their uses' derivatives
         grad[p.columns[entry]] = 0
@@ -93,7 +95,7 @@ def backward(net, trace, deltas, out=None, out_views=None):
             if step.bias and ("b", step.layer) not in p.shared:
                 gb[step.layer][...] = 0
             continue
-        D = D if D.ndim == 2 else D.reshape(-1, step.size)
+        D = D if D.ndim == 2 else xp.reshape(D, (-1, step.size))
         for j, (c, op) in enumerate(step.connections):
             X = trace.connection_input(c)
             Dc = D if step.combine == "sum" else _times(D, trace.others(step.layer, j))
@@ -104,9 +106,11 @@ def backward(net, trace, deltas, out=None, out_views=None):
             if c.key in gP:
                 gP[c.key][...] = c.propagate.gradient(op.dot(X), Dc)
         if step.bias and ("b", step.layer) in p.shared:
-            grad[p.columns[("b", step.layer)]] += D.sum(axis=0)
-        elif step.bias:
+            grad[p.columns[("b", step.layer)]] += xp.sum(D, axis=0)
+        elif step.bias and xp is np:
             np.sum(D, axis=0, out=gb[step.layer])
+        elif step.bias:
+            gb[step.layer][...] = xp.sum(D, axis=0)
     return grad
 
 
@@ -130,7 +134,7 @@ def _step_back(net, p, z, a, given, later, t, trace=None):
         name = step.layer
         upstream = now.pop(name, None)
         if later and name in later:
-            upstream = later[name][:, t] if upstream is None else upstream + later[name][:, t]
+            upstream = later[name][:, t, :] if upstream is None else upstream + later[name][:, t, :]
         G, at_z = given.get(name, _NONE)
         if G is not None and not at_z:
             upstream = G if upstream is None else upstream + G
@@ -167,19 +171,27 @@ def _send(back, c, t, size, now, later):
         if delay == 0:
             now[c.source] = block if c.source not in now else now[c.source] + block
         elif t - delay >= 0:
-            later[c.source][:, t - delay] += block
+            later[c.source][:, t - delay, :] += block
 
 
 def add_l2(net, l2, value, grad=None):
     """Add the penalty ``l2 / 2 * sum(W**2)`` over the weights (not biases) to a loss
     value and, in place, ``l2 * W`` to its flat gradient.  Returns ``(value, grad)``."""
     if l2:
-        mask = plan(net).weight_mask
+        mask = weight_mask(net)
         weights = net.theta[mask]
-        value += 0.5 * l2 * float(np.dot(weights, weights))
+        value += 0.5 * l2 * backend.dot(weights, weights)
         if grad is not None:
-            grad[mask] += net.dtype.type(l2) * weights
+            grad[mask] += float(l2) * weights
     return value, grad
+
+
+def weight_mask(net):
+    """``plan(net).weight_mask`` as an array of the network's library (cached with the plan)."""
+    mask = net.compiled.get("weight_mask")
+    if mask is None:
+        mask = net.compiled["weight_mask"] = backend.asarray(plan(net).weight_mask, net.xp)
+    return mask
 
 
 # -- the Jacobian ------------------------------------------------------------------
@@ -246,25 +258,28 @@ def jacobian_blocks(net, trace, targets, scale=None, weight=None, block_rows=Non
     else:
         B = max(1, block_rows // S)
         blocks = [(None, None if B >= T else slice(a, min(a + B, T))) for a in range(0, T, B)]
+    xp = net.xp
     recurrence = _Recurrence(net, trace, layers, offsets) if p.recurrent else None
     buffer = None if p.recurrent else out if out is not None else \
-        np.empty((min(block_rows, S), offsets[layers[-1]].stop, net.n_params), net.dtype)
+        xp.empty((min(block_rows, S), offsets[layers[-1]].stop, net.n_params), dtype=backend.dtype_of(xp, net.dtype))
+    weight = None if weight is None else xp.sqrt(backend.asarray(weight, xp, net.dtype))[:, None]
     for series, steps in blocks:
         e = _side_by_side([trace.block(trace.a[o], series, steps) - trace.block(targets[o], series, steps)
                            for o in p.outputs]) * s
-        root = None if weight is None else np.sqrt(trace.block(np.asarray(weight, net.dtype)[:, None], series, steps))
+        root = None if weight is None else trace.block(weight, series, steps)
         if recurrence is None:          # the seeds are the outputs: scale them, J is E
             seed = s[None, :] if root is None else s[None, :] * root
             n = S if series is None else series.stop - series.start
-            J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed, out=buffer[:n])
+            J, _ = explicit_jacobian(net, trace, layers, offsets, series, steps, seed, out=buffer[:n, ...])
         else:                           # the recurrence needs raw sensitivities; scale the outputs' rows
             E, G = explicit_jacobian(net, trace, layers, offsets, series, steps)
-            J = recurrence(E, G, steps)[:, :len(s)] * s[:, None]        # the outputs' seeds come first
+            J = recurrence(E, G, steps)[:, :s.shape[0], :] * s[:, None]  # the outputs' seeds come first
             if root is not None:
                 J *= root[:, :, None]
         if root is not None:
             e *= root
-        yield J.reshape(-1, J.shape[-1]), e.reshape(-1), (series if recurrence is None else (series, steps))
+        yield (xp.reshape(J, (-1, J.shape[-1])), xp.reshape(e, (-1,)),
+               series if recurrence is None else (series, steps))
 
 
 def _graph_blocks(net, trace, targets, s, weight, block_rows):
@@ -286,12 +301,13 @@ def _graph_blocks(net, trace, targets, s, weight, block_rows):
 
 
 def _side_by_side(arrays):
-    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
+    return arrays[0] if len(arrays) == 1 else backend.concat(arrays, axis=-1)
 
 
 def _scale(net, scale, name):
     size = net.layers[name].size
-    return np.ones(size, net.dtype) if not scale or name not in scale else scale[name].astype(net.dtype)
+    s = np.ones(size, net.dtype) if not scale or name not in scale else scale[name]
+    return backend.asarray(s, net.xp, net.dtype)
 
 
 def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed=None, out=None,
@@ -317,11 +333,12 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
         ``da(t)/da_source(t - delay)`` through the delayed connections.
     """
     p = plan(net)
+    xp = net.xp
     K = offsets[layers[-1]].stop
     n = trace.block(next(iter(trace.z.values())), series, steps).shape[0]
     Q = K if nodes is None else len(nodes) * K            # seeds
-    E = None if not parameters else np.empty((n, K, net.n_params) if nodes is None else (Q, net.n_params),
-                                             net.dtype) if out is None else out
+    E = None if not parameters else xp.empty((n, K, net.n_params) if nodes is None else (Q, net.n_params),
+                                             dtype=backend.dtype_of(xp, net.dtype)) if out is None else out
     dA, dZ_seed, G = {}, {}, {}
     for name in layers:
         (dZ_seed if at_z else dA)[name] = _seeds(net, name, offsets, K, n, seed, nodes)
@@ -353,14 +370,14 @@ def explicit_jacobian(net, trace, layers, offsets, series=None, steps=None, seed
             to_layer = c.source in net.layers
             if to_layer or inputs is not None:
                 C = net.size_of(c.source)
-                back = op.rdot(dW.reshape(-1, step.size)).reshape(Q, n, -1)
+                back = xp.reshape(op.rdot(xp.reshape(dW, (-1, step.size))), (Q, n, -1))
                 for j, delay in enumerate(c.delays):
                     block = back[..., j * C:(j + 1) * C]
                     target, key = (inputs, (c.source, delay)) if not to_layer else \
                         (dA, c.source) if delay == 0 else (G, (c.source, delay))
                     target[key] = block if key not in target else target[key] + block
         if step.bias and parameters:
-            db = dZ.sum(axis=1) if nodes is not None else dZ.transpose(1, 0, 2)
+            db = xp.sum(dZ, axis=1) if nodes is not None else backend.permute(dZ, (1, 0, 2))
             if ("b", step.layer) in p.shared:
                 E[..., p.columns[("b", step.layer)]] += db
             else:
@@ -374,6 +391,11 @@ def _seeds(net, name, offsets, K, n, seed, nodes):
     per node and neuron."""
     size = net.layers[name].size
     neurons = offsets[name].start + np.arange(size)
+    if nodes is None and net.xp is not np:
+        start = net.xp.zeros((K, n, size), dtype=backend.dtype_of(net.xp, net.dtype))
+        for j, k in enumerate(neurons.tolist()):          # one neuron at a time: the standard's indexing
+            start[k, :, j] = 1 if seed is None else seed[:, k]
+        return start
     if nodes is None:
         start = np.zeros((K, n, size), net.dtype)
         start[neurons, :, np.arange(size)] = 1 if seed is None else seed[:, neurons].T
@@ -441,7 +463,7 @@ def input_sensitivities(net, trace, at_z=False):
         k += net.layers[name].size
     found = {}
     explicit_jacobian(net, trace, outputs, offsets, parameters=False, inputs=found, at_z=at_z)
-    return {key: np.ascontiguousarray(v.transpose(1, 0, 2)) for key, v in found.items()}
+    return {key: backend.copy(backend.permute(v, (1, 0, 2))) for key, v in found.items()}
 
 
 class _Recurrence:
@@ -455,36 +477,41 @@ class _Recurrence:
         self.K = offsets[layers[-1]].stop
         self.offsets = offsets
         self.dmax = max(p.delays.values())
-        self.history = np.zeros((self.S, self.dmax, self.K, net.n_params), net.dtype)
+        self.xp = xp = net.xp
+        self.history = xp.zeros((self.S, self.dmax, self.K, net.n_params), dtype=backend.dtype_of(xp, net.dtype))
 
     def __call__(self, E, G, steps):
-        S, K, D = self.S, self.K, self.dmax
-        E = E.reshape(S, -1, K, E.shape[-1])
+        S, K, D, xp = self.S, self.K, self.dmax, self.xp
+        E = xp.reshape(E, (S, -1, K, E.shape[-1]))
         B = E.shape[1]
-        window = np.zeros((S, B, K, D * K), E.dtype)           # [G_D ... G_1] per step, oldest first
+        window = xp.zeros((S, B, K, D * K), dtype=E.dtype)     # [G_D ... G_1] per step, oldest first
         for (source, delay), block in G.items():
             cols = self.offsets[source]
             window[:, :, :, (D - delay) * K + cols.start:(D - delay) * K + cols.stop] += \
-                block.reshape(K, S, B, -1).transpose(1, 2, 0, 3)
-        sens = np.concatenate([self.history, E], axis=1)       # (S, D + B, K', P)
-        flat = sens.reshape(S, (D + B) * K, -1)                 # step t's past: flat[:, tK:(t + D)K]
-        step = np.empty((S, K, flat.shape[-1]), E.dtype)
+                backend.permute(xp.reshape(block, (K, S, B, -1)), (1, 2, 0, 3))
+        sens = backend.concat([self.history, E], axis=1)       # (S, D + B, K', P)
+        flat = xp.reshape(sens, (S, (D + B) * K, -1))           # step t's past: flat[:, tK:(t + D)K]
+        step = np.empty((S, K, flat.shape[-1]), E.dtype) if xp is np else None
         for t in range(B):
-            np.matmul(window[:, t], flat[:, t * K:(t + D) * K], out=step)
-            flat[:, (t + D) * K:(t + D + 1) * K] += step
-        self.history = sens[:, B:].copy()
-        return sens[:, D:].reshape(S * B, K, -1)
+            if xp is np:
+                np.matmul(window[:, t], flat[:, t * K:(t + D) * K], out=step)
+                flat[:, (t + D) * K:(t + D + 1) * K] += step
+            else:
+                flat[:, (t + D) * K:(t + D + 1) * K, :] += window[:, t, :, :] @ flat[:, t * K:(t + D) * K, :]
+        self.history = backend.copy(sens[:, B:, ...])
+        return xp.reshape(sens[:, D:, ...], (S * B, K, -1))
 
 
 def stack_blocks(blocks, shape):
     """The whole Jacobian from :func:`jacobian_blocks`: rows ``(series, step, output)``."""
-    Js, es, rows = zip(*((J.copy(), e, r) for J, e, r in blocks))     # blocks share a buffer
+    Js, es, rows = zip(*((backend.copy(J), e, r) for J, e, r in blocks))     # blocks share a buffer
     if not isinstance(rows[0], tuple):
-        return np.concatenate(Js), np.concatenate(es)
+        return backend.concat(Js), backend.concat(es)
     S = shape[0]
     P = Js[0].shape[-1]
-    J = np.concatenate([j.reshape(S, -1, P) for j in Js], axis=1)
-    e = np.concatenate([v.reshape(S, -1) for v in es], axis=1)
-    return J.reshape(-1, P), e.reshape(-1)
+    xp = backend.namespace(Js[0])
+    J = backend.concat([xp.reshape(j, (S, -1, P)) for j in Js], axis=1)
+    e = backend.concat([xp.reshape(v, (S, -1)) for v in es], axis=1)
+    return xp.reshape(J, (-1, P)), xp.reshape(e, (-1,))
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backend import on_host
 from .analysis.table import Table
 from .init import rng as _rng
 from .network import weight_label
@@ -71,6 +72,7 @@ def magnitude_mask(W, sparsity):
     return mask.reshape(W.shape)
 
 
+@on_host
 def prune(net, sparsity, method="magnitude", connections=None, seed=None):
     """Sparse weights with a fraction ``sparsity`` of the entries removed.
 
@@ -103,6 +105,7 @@ def prune(net, sparsity, method="magnitude", connections=None, seed=None):
     return _convert(net, _keys(net, connections), convert)
 
 
+@on_host
 def to_low_rank(net, rank=None, energy=None, connections=None):
     """Low-rank weights ``W ≈ U V`` by truncated SVD: ``rank`` singular values (at most
     ``min(W.shape)``), or the fewest that keep the fraction ``energy`` of ``sum(s**2)``.
@@ -120,6 +123,7 @@ def to_low_rank(net, rank=None, energy=None, connections=None):
     return _convert(net, _keys(net, connections), convert)
 
 
+@on_host
 def to_mpo(net, in_factors, out_factors, bond_dim, connections=None):
     """Matrix-product-operator (tensor-train) weights by sequential SVD.
 
@@ -149,6 +153,7 @@ def to_mpo(net, in_factors, out_factors, bond_dim, connections=None):
     return _convert(net, keys, convert)
 
 
+@on_host
 def quantize(net, bits=8, scheme="symmetric-per-row", calibration=None, targets=None, initial=None,
              connections=None):
     """Integer weights for fixed-point hardware: every (selected) weight becomes a
@@ -288,6 +293,7 @@ def _report(net, result, keys, ranges, bits, scheme, calibration, targets, initi
     return report
 
 
+@on_host
 def to_dense(net, connections=None):
     """Every (selected) weight back to a plain matrix; a new network."""
     keys = _keys(net, connections)
@@ -296,6 +302,7 @@ def to_dense(net, connections=None):
     return dense
 
 
+@on_host
 def summary(net):
     """Parameters and bytes per connection: dense against as stored.
 

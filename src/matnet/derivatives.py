@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
+from .backend import on_host
 from . import losses as _losses
 from .backprop import jacobian_blocks, stack_blocks
-from .train.fit import sequence_data, static_data, whole_split
+from .train.splits import sequence_data, static_data, whole_split
 from .train.problem import Problem
 
 __all__ = ["gradient", "jacobian", "loss_value", "check_gradient", "problem_of"]
@@ -52,7 +54,7 @@ def gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None, initial=None):
     (grad_weights, grad_biases) : dicts keyed like ``net.weights`` and ``net.biases``.
     """
     _, grad = problem_of(net, X, T, loss, l2, sample_weight, initial).evaluate()
-    return net.views(grad.copy())
+    return net.views(backend.copy(grad))
 
 
 def loss_value(net, X, T, loss="mse", l2=0.0, sample_weight=None, initial=None):
@@ -81,6 +83,7 @@ def jacobian(net, X, T, sample_weight=None, initial=None):
     return stack_blocks(jacobian_blocks(net, trace, split.targets, problem.scale, split.weight), trace.shape)
 
 
+@on_host
 def check_gradient(net, X, T, loss="mse", l2=0.0, sample_weight=None, eps=1e-6, initial=None):
     """Compare the backprop gradient with central finite differences.
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import on_host
 from .network import ARROW
 from .prepare import initial_states, prepare_inputs, prepare_sequences
 from .simulate import data_units, forward, plan, run_sequences
@@ -28,6 +29,7 @@ __all__ = ["explain"]
 FORMATS = ("text", "markdown", "latex", "html")
 
 
+@on_host
 def explain(net, X, format="text", max_samples=3, precision=4, initial=None):
     """Explain how ``net`` computes its outputs for (the first few samples of) ``X``.
 

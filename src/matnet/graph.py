@@ -18,6 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from .backend import on_host
 from . import activations as _activations
 from ._toposort import CycleError, _find_cycle
 from ._format import shape_str
@@ -30,6 +31,7 @@ __all__ = ["Node", "Nodes", "augmented", "from_augmented", "adjacency", "from_ad
 
 # -- augmented ---------------------------------------------------------------------
 
+@on_host
 def augmented(net):
     """Per layer, the augmented matrix ``[W_1 | ... | W_k | b]``.
 
@@ -176,6 +178,7 @@ def _offsets(nodes):
     return start
 
 
+@on_host
 def adjacency(net):
     """The network as one weighted directed graph over its neurons.
 
@@ -373,6 +376,7 @@ def _activate(Z, rows, activations, groups):
 
 # -- networkx ----------------------------------------------------------------------
 
+@on_host
 def to_networkx(net):
     """The network as a ``networkx`` graph of neurons.
 

@@ -30,6 +30,7 @@ import zipfile
 
 import numpy as np
 
+from . import backend
 from ._files import write_atomically
 from .data.scaling import KINDS, Scaling
 from ._format import shape_str
@@ -143,6 +144,7 @@ def save(net, path):
     arrays = _weight_arrays(net)
     arrays.update({f"b/{name}": b for name, b in net.biases.items()})
     arrays.update(_scaling_arrays(net))
+    arrays = {k: backend.to_numpy(a) for k, a in arrays.items()}     # files hold NumPy arrays
     document = json.dumps(_document(net, arrays))
     write_atomically(path, lambda f: np.savez_compressed(f, **{DOCUMENT: np.array(document)}, **arrays))
 

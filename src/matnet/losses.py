@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+from . import backend
+
 __all__ = ["LOSSES", "evaluate", "normalizer", "accuracy", "Metric", "check_loss"]
 
 LOSSES = ("mse", "sse", "cross_entropy", "binary_cross_entropy")
@@ -63,33 +65,34 @@ def evaluate(loss, net, Z, A, T, sample_weight=None, error_scale=None, need_delt
     """
     outputs = list(T)
     n = T[outputs[0]].shape[0]
+    xp = backend.namespace(A[outputs[0]])
     dtype = A[outputs[0]].dtype
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype)[:, None]
-    norm = normalizer(loss, float(n if w is None else w.sum()), sum(T[name].shape[1] for name in outputs))
+    w = None if sample_weight is None else backend.asarray(sample_weight, xp, backend.numpy_dtype(dtype))[:, None]
+    norm = normalizer(loss, float(n if w is None else xp.sum(w)), sum(T[name].shape[1] for name in outputs))
     value, deltas = 0.0, {}
     for name in outputs:
         z, a, t = Z[name], A[name], T[name]
         if loss in ("mse", "sse"):
-            s = None if error_scale is None else error_scale.get(name)
+            s = None if error_scale is None or name not in error_scale else \
+                backend.asarray(error_scale[name], xp, backend.numpy_dtype(dtype))
             e = a - t if s is None else (a - t) * s
             we = e if w is None else e * w
-            value += float(np.vdot(we, e))
+            value += float(np.vdot(we, e)) if xp is np else backend.dot(we, e)
             if need_delta:
-                g = we * dtype.type(2 / norm)
+                g = we * (2 / norm)
                 deltas[name] = (g if s is None else g * s, False)
+            continue
+        if loss == "cross_entropy":
+            shifted = z - xp.max(z, axis=1, keepdims=True)
+            log_y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+            per_sample = -xp.sum(t * log_y, axis=1, keepdims=True)
+            g = a * xp.sum(t, axis=1, keepdims=True) - t
         else:
-            if loss == "cross_entropy":
-                shifted = z - np.max(z, axis=1, keepdims=True)
-                log_y = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-                per_sample = -np.sum(t * log_y, axis=1, keepdims=True)
-                g = a * np.sum(t, axis=1, keepdims=True) - t
-            else:
-                per_sample = np.sum(np.logaddexp(0, z) - t * z, axis=1, keepdims=True)
-                g = a - t
-            value += float(np.sum(per_sample if w is None else per_sample * w))
-            if need_delta:
-                g = g if w is None else g * w
-                deltas[name] = (g * dtype.type(1 / norm), True)
+            per_sample = xp.sum(xp.logaddexp(xp.zeros_like(z), z) - t * z, axis=1, keepdims=True)
+            g = a - t
+        value += float(xp.sum(per_sample if w is None else per_sample * w))
+        if need_delta:
+            deltas[name] = ((g if w is None else g * w) * (1 / norm), True)
     return value / norm, deltas
 
 
@@ -106,9 +109,15 @@ def accuracy(Y, T):
     ``Y`` and ``T`` ``(n_samples, k)``: one column thresholds at 0.5, several take
     the argmax.
     """
+    return float(_hits(Y, T)) / Y.shape[0] if Y.shape[0] else math.nan
+
+
+def _hits(Y, T):
+    """How many samples' predicted class is the target class (an array of ``Y``'s library)."""
+    xp = backend.namespace(Y)
     if Y.shape[1] == 1:
-        return float(np.mean((Y[:, 0] >= 0.5) == (T[:, 0] >= 0.5)))
-    return float(np.mean(np.argmax(Y, axis=1) == np.argmax(T, axis=1)))
+        return xp.sum(xp.astype((Y[:, 0] >= 0.5) == (T[:, 0] >= 0.5), xp.int64))
+    return xp.sum(xp.astype(xp.argmax(Y, axis=1) == xp.argmax(T, axis=1), xp.int64))
 
 
 class Metric:
@@ -119,17 +128,33 @@ class Metric:
     def __init__(self, kind):
         self.kind = kind
         self.sums = np.zeros(6)
+        self.pending = []
 
     def add(self, Y, T):
-        """Add the outputs ``Y`` and targets ``T`` ``(n_samples, k)`` of one batch."""
+        """Add the outputs ``Y`` and targets ``T`` ``(n_samples, k)`` of one batch (arrays
+        of any library: the sums stay there until :meth:`value`)."""
+        xp = backend.namespace(Y)
         if self.kind == "accuracy":
-            self.sums[0] += accuracy(Y, T) * Y.shape[0]
-            self.sums[1] += Y.shape[0]
-        else:
+            sums = [_hits(Y, T), Y.shape[0]]
+        elif xp is np:
             y, t = np.ravel(Y).astype(np.float64), np.ravel(T).astype(np.float64)
-            self.sums += [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
+            sums = [y.size, y.sum(), t.sum(), y @ y, t @ t, y @ t]
+        else:
+            y, t = (xp.astype(xp.reshape(v, (-1,)), xp.float64) for v in (Y, T))
+            sums = [y.shape[0], xp.sum(y), xp.sum(t), y @ y, t @ t, y @ t]
+        if xp is np:
+            self.sums[:len(sums)] += sums
+        else:
+            self.pending.append(sums)
+
+    def _settle(self):
+        """Bring the sums of other libraries to the host (one transfer per value)."""
+        for sums in self.pending:
+            self.sums[:len(sums)] += [float(v) for v in sums]
+        self.pending = []
 
     def value(self):
+        self._settle()
         if self.kind == "accuracy":
             return self.sums[0] / self.sums[1] if self.sums[1] else math.nan
         n, sy, st, syy, stt, syt = self.sums

@@ -32,6 +32,7 @@ from types import MappingProxyType
 import numpy as np
 
 from . import activations as _activations
+from . import backend
 from . import init as _init
 from ._toposort import CycleError, topological_order
 from ._format import shape_str
@@ -117,12 +118,15 @@ class Parameters(Mapping):
         if self._replace is not None and (is_compressed(value) or is_compressed(view)):
             self._replace(key, value)
             return
-        value = np.asarray(value)
+        xp = backend.namespace(view)
+        value = backend.to_numpy(value)
         if value.ndim and value.shape != view.shape:
             raise ValueError(f"{self._describe(key)} must have shape {shape_str(view.shape)}, "
                              f"got {shape_str(value.shape)}")
         if not np.issubdtype(value.dtype, np.number) or np.iscomplexobj(value):
             raise TypeError(f"{self._describe(key)} must be real numbers, got dtype {value.dtype}")
+        if xp is not np:
+            value = backend.asarray(np.broadcast_to(value, view.shape), xp, backend.numpy_dtype(view.dtype))
         view[...] = value
 
     def __iter__(self):
@@ -222,6 +226,7 @@ class Network:
         self.weights = Parameters(weight_label, self._replace_weight)
         self.biases = Parameters(bias_label)
         self._theta = np.zeros(0, self.dtype)
+        self.xp = np                                  # the array namespace of the parameters (:meth:`to`)
         self._order = None
         self.compiled = {}
         self.input_scaling = {}
@@ -403,7 +408,7 @@ class Network:
             weight = self._check_form(key, weight, shape)
             self._forms[key] = weight
         else:
-            weight = np.asarray(weight)
+            weight = backend.to_numpy(weight) if not isinstance(weight, list) else np.asarray(weight)
             if weight.shape != shape:
                 raise ValueError(f"{weight_label(key)} must have shape {shape_str(shape)} "
                                  f"({target} has {shape[0]} neurons, {source} sends {shape[1]} values), "
@@ -549,7 +554,10 @@ class Network:
         old = {("W", k): v for k, v in self.weights._views.items()}
         old.update({("b", k): v for k, v in self.biases._views.items()})
         old.update(new_values)
-        self._theta = np.zeros(sum(int(np.prod(shape)) for _, _, shape in self.layout()), self.dtype)
+        xp = self.xp
+        self._check_library(xp, moving=False)
+        self._theta = xp.zeros(sum(int(np.prod(shape)) for _, _, shape in self.layout()),
+                               dtype=backend.dtype_of(xp, self.dtype))
         weights, biases = self.views(self._theta)
         for key, view in self.filter_views(self._theta).items():
             self._connections[key].propagate.bind(view)      # a filter's parameters live in theta
@@ -559,7 +567,7 @@ class Network:
                     self._forms[key].bind(view)        # its parameters now live in theta
                     weights[key] = self._forms[key]
                 elif (kind, key) in old:
-                    view[...] = old[(kind, key)]
+                    view[...] = old[(kind, key)] if xp is np else backend.asarray(old[(kind, key)], xp, self.dtype)
         self.weights._views = weights
         self.biases._views = biases
         self.weights._aliases = {k[1]: v[1] for k, v in self._shared.items() if k[0] == "W"}
@@ -570,10 +578,11 @@ class Network:
         views ``(weights, biases)`` shaped and keyed like ``net.weights``/``net.biases``
         (a weight held in a compressed form gets the flat slice of its parameters)."""
         weights, biases, start = {}, {}, 0
+        xp = backend.namespace(flat)
         for kind, key, shape in self.layout():
             size = int(np.prod(shape))
             if kind != "P":
-                (weights if kind == "W" else biases)[key] = flat[start:start + size].reshape(shape)
+                (weights if kind == "W" else biases)[key] = xp.reshape(flat[start:start + size], shape)
             start += size
         return weights, biases
 
@@ -600,16 +609,61 @@ class Network:
         return self._theta.size
 
     def get_flat(self):
-        """A copy of all parameters as one vector (order in the module docstring)."""
-        return self._theta.copy()
+        """A copy of all parameters as one vector (order in the module docstring), an
+        array of the network's library (:meth:`to`)."""
+        return self._theta.copy() if self.xp is np else self.xp.asarray(self._theta, copy=True)
 
     def set_flat(self, theta):
         """Set all parameters from one vector of length ``n_params``."""
-        theta = np.asarray(theta)
-        if theta.shape != self._theta.shape:
+        theta = np.asarray(theta) if self.xp is np else backend.asarray(theta, self.xp, self.dtype)
+        if tuple(theta.shape) != tuple(self._theta.shape):
             raise ValueError(f"flat parameter vector must have shape ({self.n_params},), "
                              f"got {shape_str(theta.shape)}")
         self._theta[...] = theta
+
+    # -- array libraries -------------------------------------------------------------
+    @property
+    def library(self):
+        """The array library the parameters live in and the network computes with:
+        ``"numpy"`` (the default), ``"cupy"`` or ``"array_api_strict"``."""
+        return backend.name_of(self.xp)
+
+    def to(self, library):
+        """Move the parameters to the array library ``library`` (one of
+        :data:`matnet.backend.LIBRARIES`) and compute there from now on; returns the network.
+
+        The parameter vector stays one contiguous array, so ``net.weights`` and
+        ``net.biases`` stay views of it.  Data given to the network must then be arrays
+        of the same library (``net(X)``, ``fit``); files always store NumPy arrays.
+        Weights in a compressed form, graph propagations and index inputs compute on
+        NumPy only.
+        """
+        xp = backend.library(library)
+        if backend.name_of(xp) == self.library:
+            return self
+        self._check_library(xp)
+        theta = backend.asarray(self._theta, xp, self.dtype)
+        self.xp, self._theta = xp, theta
+        self.weights._views, self.biases._views = self.views(theta)
+        self.compiled = {}
+        return self
+
+    def _check_library(self, xp, moving=True):
+        """A clear error for what does not compute in a library other than NumPy (when
+        moving the network there, or changing a network that is there)."""
+        if xp is np:
+            return
+        name = backend.name_of(xp)
+        for key, form in self._forms.items():
+            fix = (f"turn it dense (mn.compress.to_dense) before moving the network to {name}" if moving else
+                   f"bring the network to numpy first (net.to('numpy'))")
+            raise ValueError(f"{weight_label(key)} is a {form.kind} weight, which computes on numpy only; {fix}")
+        for c in self._connections.values():
+            if c.propagate is not None:
+                raise ValueError(f"{c.label} propagates over a graph, which computes on numpy only, not {name}")
+        if self._index_inputs:
+            raise ValueError(f"index input {sorted(self._index_inputs)[0]!r} (an embedding) computes on numpy only, "
+                             f"not {name}")
 
     # -- copies ----------------------------------------------------------------------
     def copy(self, dtype=None):
@@ -643,7 +697,7 @@ class Network:
         net.feature_names = {k: list(v) for k, v in self.feature_names.items() if k in inputs or k in net.layers}
         keys = {c.key for c, _ in connections}
         net.compression_errors = {k: e for k, e in self.compression_errors.items() if k in keys}
-        return net
+        return net.to(self.library)
 
     # -- NARX: open and closed loop ---------------------------------------------------
     def closed_loop(self):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import backend
 from ._format import shape_str
 
 __all__ = ["prepare_inputs", "prepare_sequences", "initial_states", "connection_inputs", "engine_rows",
@@ -41,7 +42,16 @@ def _named(net, X, what):
     return X
 
 
-def _numbers(x, what):
+def _numbers(x, what, xp=np):
+    """``x`` checked as real numbers: a NumPy array, or for a network on another library
+    (``xp``) an array of that library."""
+    if xp is not np:
+        backend.check_same(xp, x, what)
+        if not (xp.isdtype(x.dtype, ("real floating", "integral")) or x.dtype == xp.bool):
+            raise ValueError(f"{what} must be real numbers, got dtype {x.dtype}")
+        return x
+    if hasattr(x, "__array_namespace__"):
+        backend.check_same(np, x, what)
     try:
         x = np.asarray(x)
     except (ValueError, TypeError) as e:
@@ -55,6 +65,11 @@ def _finite(x, what, axes):
     """A clear error naming the first NaN or inf of ``x``.  A finite sum (in ``x``'s own
     dtype, one pass without a temporary array) proves every value finite; only a
     non-finite (or overflowing) sum looks element by element."""
+    xp = backend.namespace(x)
+    if xp is not np:
+        if xp.isdtype(x.dtype, "real floating") and not bool(xp.all(xp.isfinite(x))):
+            raise ValueError(f"{what} contains NaN or inf")
+        return
     if x.dtype.kind != "f" or np.isfinite(np.sum(x)):
         return
     if not np.isfinite(x).all():
@@ -86,12 +101,12 @@ def prepare_inputs(net, X, scale=True):
             out[name] = _indices(X[name], name, size, net.dtype)
             rows.add(out[name].shape[0])
             continue
-        x = _numbers(X[name], f"input {name!r}")
+        x = _numbers(X[name], f"input {name!r}", net.xp)
         if x.ndim not in (1, 2) or x.shape[-1] != size:
             raise ValueError(f"input {name!r} expects {size} features per sample, got an array of shape "
                              f"{shape_str(x.shape)}")
         dims.add(x.ndim)
-        x = (x[None, :] if x.ndim == 1 else x).astype(net.dtype, copy=False)
+        x = backend.astype(x[None, :] if x.ndim == 1 else x, net.dtype)
         _finite(x, f"input {name!r}", ("sample", "feature"))
         if scale and name in net.input_scaling:
             x = net.input_scaling[name].apply(x)
@@ -134,12 +149,12 @@ def prepare_sequences(net, U, scale=True):
     out, single, shapes = {}, set(), set()
     for name, size in net.inputs.items():
         what = f"input sequence {name!r}"
-        x = _numbers(U[name], what)
+        x = _numbers(U[name], what, net.xp)
         if x.ndim not in (2, 3) or x.shape[-1] != size:
             raise ValueError(f"{what} must have shape (n_steps, {size}) or (n_series, n_steps, {size}), "
                              f"got {shape_str(x.shape)}")
         single.add(x.ndim == 2)
-        x = (x[None] if x.ndim == 2 else x).astype(net.dtype, copy=False)
+        x = backend.astype(x[None, ...] if x.ndim == 2 else x, net.dtype)
         _finite(x, what, ("step", "feature"))
         if scale and name in net.input_scaling:
             x = net.input_scaling[name].apply(x)
@@ -175,26 +190,27 @@ def initial_states(net, initial, n_series):
         if d == 0:
             continue
         size = net.size_of(name)
+        xp = net.xp
         if name not in initial:
-            states[name] = np.zeros((n_series, d, size), net.dtype)
+            states[name] = xp.zeros((n_series, d, size), dtype=backend.dtype_of(xp, net.dtype))
             continue
-        x = _numbers(initial[name], f"initial state of {name!r}").astype(net.dtype)
+        x = backend.astype(_numbers(initial[name], f"initial state of {name!r}", xp), net.dtype)
         if x.shape not in ((d, size), (n_series, d, size)):
             raise ValueError(f"initial state of {name!r} must have shape {shape_str((d, size))} or "
                              f"{shape_str((n_series, d, size))} (its {d} past values, oldest first), "
                              f"got {shape_str(x.shape)}")
         _finite(x, f"initial state of {name!r}", ("step", "unit"))
         scaling = state_scaling(net, name)
-        x = np.broadcast_to(x, (n_series, d, size))
-        states[name] = (scaling.apply(x) if scaling is not None else x).astype(net.dtype)
+        x = xp.broadcast_to(x, (n_series, d, size))
+        states[name] = backend.astype(scaling.apply(x) if scaling is not None else x, net.dtype, copy=True)
     return states
 
 
 def stack_lagged(padded, d, delays, t0, t1):
     """``[v(t-d1), ..., v(t-dk)]`` side by side on the last axis for ``t0 <= t < t1``,
     from ``padded`` ``(n_series, d + n_steps, n)`` (``d`` initial values first)."""
-    blocks = [padded[:, d - k + t0:d - k + t1] for k in delays]
-    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=-1)
+    blocks = [padded[:, d - k + t0:d - k + t1, :] for k in delays]
+    return blocks[0] if len(blocks) == 1 else backend.concat(blocks, axis=-1)
 
 
 def connection_inputs(net, inputs, states):
@@ -217,7 +233,7 @@ def connection_inputs(net, inputs, states):
                 x[c.key] = as_rows(v)
                 continue
             d = max(c.delays)
-            padded = np.concatenate([states[c.source][:, -d:], v], axis=1) if c.source in states else v
+            padded = backend.concat([states[c.source][:, -d:, :], v], axis=1) if c.source in states else v
             x[c.key] = as_rows(stack_lagged(padded, d, c.delays, 0, v.shape[1]))
     return x
 
@@ -234,4 +250,4 @@ def engine_rows(net, inputs, states):
 
 def as_rows(v):
     """``(n_series, n_steps, n)`` as ``(n_series * n_steps, n)`` (a view when possible)."""
-    return v.reshape(-1, v.shape[-1])
+    return backend.namespace(v).reshape(v, (-1, v.shape[-1]))

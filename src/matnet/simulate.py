@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import backend
 from .prepare import (as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences, stack_lagged,
                       state_scaling)
 from .weights import combine, is_compressed, operator
@@ -182,7 +183,7 @@ class Trace:
         if terms is None:
             return None
         rest = [t for k, t in enumerate(terms) if k != j]
-        out = rest[0].copy()
+        out = backend.copy(rest[0])
         for t in rest[1:]:
             out *= t
         return out
@@ -201,13 +202,13 @@ class Trace:
 
     def series(self, v):
         """Rows ``(rows, n)`` seen as ``(n_series, n_steps, n)``."""
-        return v.reshape(self.shape[0], self.shape[1], v.shape[-1])
+        return backend.namespace(v).reshape(v, (self.shape[0], self.shape[1], v.shape[-1]))
 
     def block(self, v, series=None, steps=None):
         """The rows of ``v`` of the given series and steps (slices; None: all), as rows."""
         if series is None and steps is None:
             return v
-        return as_rows(self.series(v)[series or slice(None), steps or slice(None)])
+        return as_rows(self.series(v)[series or slice(None), steps or slice(None), :])
 
     def connection_input(self, c, series=None, steps=None):
         """``X_c``, what connection ``c`` reads, as rows ``(rows, k * n)`` (of the given
@@ -218,7 +219,7 @@ class Trace:
         if c.delays == (0,):
             return self.a[c.source] if whole else self.block(self.a[c.source], series, steps)
         states = self.states[c.source]
-        padded = np.concatenate([states, self.series(self.a[c.source])], axis=1)[series or slice(None)]
+        padded = backend.concat([states, self.series(self.a[c.source])], axis=1)[series or slice(None), ...]
         t0, t1, _ = (steps or slice(None)).indices(self.shape[1])
         return as_rows(stack_lagged(padded, states.shape[1], c.delays, t0, t1))
 
@@ -257,13 +258,18 @@ def run(net, x, shape, states=None, single=False, dropout=None) -> Trace:
                     part = c.propagate.apply(part)
                 if product:
                     trace.terms.setdefault(step.layer, []).append(part)
-                    Z = part.copy() if Z is None else np.multiply(Z, part, out=Z)
+                    if Z is None:
+                        Z = backend.copy(part)
+                    else:
+                        Z *= part
+                elif Z is None:
+                    Z = part
                 else:
-                    Z = part if Z is None else np.add(Z, part, out=Z)
+                    Z += part
             trace.z[step.layer] = Z = _with_bias(net, step, Z, S * T)
             trace.a[step.layer] = A = step.activation(Z)
             if step.dropout and dropout is not None:
-                mask = (dropout.random(A.shape, dtype=A.dtype) >= step.dropout) / A.dtype.type(1 - step.dropout)
+                mask = _dropout_mask(dropout, A.shape, step.dropout, net)
                 trace.dropped[step.layer] = (mask, A)
                 trace.a[step.layer] = A * mask
         return trace
@@ -272,7 +278,10 @@ def run(net, x, shape, states=None, single=False, dropout=None) -> Trace:
         for c, op in step.connections:
             if c.key in x:
                 part = op.dot(x[c.key])
-                Z = part if Z is None else np.add(Z, part, out=Z)
+                if Z is None:
+                    Z = part
+                else:
+                    Z += part
         trace.z[step.layer] = _with_bias(net, step, Z, S * T)
     _run_over_time(net, p, trace, states or {})
     return trace
@@ -284,8 +293,15 @@ def _drop_inputs(net, x, rng):
     for key, X in x.items():
         p = net.input_dropout.get(key[0], 0.0)
         if p:
-            x[key] = X * ((rng.random(X.shape, dtype=X.dtype) >= p) / X.dtype.type(1 - p))
+            x[key] = X * _dropout_mask(rng, X.shape, p, net)
     return x
+
+
+def _dropout_mask(rng, shape, p, net):
+    """A mask of inverted dropout, 0 or ``1 / (1 - p)``, drawn from the NumPy generator
+    ``rng`` (the same masks in every array library) in the network's."""
+    mask = (rng.random(shape, dtype=net.dtype) >= p) / net.dtype.type(1 - p)
+    return mask if net.xp is np else backend.asarray(mask, net.xp)
 
 
 def _check_nodes(net, rows):
@@ -298,7 +314,7 @@ def _check_nodes(net, rows):
 def _with_bias(net, step, Z, n):
     """``Z + b`` (zeros when the layer has no input term yet)."""
     if Z is None:
-        Z = np.zeros((n, step.size), net.dtype)
+        Z = net.xp.zeros((n, step.size), dtype=backend.dtype_of(net.xp, net.dtype))
     if step.bias:
         Z += net.biases[step.layer]
     return Z
@@ -315,28 +331,29 @@ def _run_over_time(net, p, trace, given):
     S, T = trace.shape
     offsets, N = layer_offsets(p)
     D = max(p.delays.values())
-    values = np.zeros((S, D + T, N), net.dtype)
+    xp = net.xp
+    values = xp.zeros((S, D + T, N), dtype=backend.dtype_of(xp, net.dtype))
     for name, rows in offsets.items():
         d = p.delays[name]
         if d and name in given:
-            values[:, D - d:D, rows] = given[name][:, -d:]
-        trace.states[name] = values[:, D - d:D, rows].copy()
+            values[:, D - d:D, rows] = given[name][:, -d:, :]
+        trace.states[name] = backend.copy(values[:, D - d:D, rows])
     steps = []                                 # per layer: net inputs, what it reads, f, where a goes
     for step in p.steps:
         parts = [(op, _window_columns(c, offsets, D, N)) for c, op in step.connections if c.key not in trace.x]
         reads = combine(parts, (D + 1) * N, net.dtype).dot if parts else None
-        steps.append((trace.series(trace.z[step.layer]), reads, step.activation.function,
-                      values[:, D:, offsets[step.layer]]))
-    flat = values.reshape(S, -1)               # the window of step t: flat[:, t N:(t + D + 1) N]
-    for t in range(T):
+        steps.append((backend.permute(trace.series(trace.z[step.layer]), (1, 0, 2)), reads,
+                      step.activation.function_in(xp), backend.permute(values[:, D:, offsets[step.layer]], (1, 0, 2))))
+    flat = xp.reshape(values, (S, -1))         # the window of step t: flat[:, t N:(t + D + 1) N]
+    for t in range(T):                         # (net inputs and values seen time-major: [t] is step t)
         window = flat[:, t * N:(t + D + 1) * N]
         for Z, reads, f, a in steps:
-            z = Z[:, t]
+            z = Z[t, ...]
             if reads is not None:
                 z += reads(window)
-            a[:, t] = f(z)
+            a[t, ...] = f(z)
     for name, rows in offsets.items():
-        trace.a[name] = as_rows(np.ascontiguousarray(values[:, D:, rows]))
+        trace.a[name] = as_rows(backend.copy(values[:, D:, rows]))
 
 
 def layer_offsets(p):
@@ -403,7 +420,7 @@ def predict(net, X):
     """
     trace = forward(net, X)
     outputs = {name: data_units(net, name, trace.a[name]) for name in plan(net).outputs}
-    return _one_or_dict({k: (v[0] if trace.single else v) for k, v in outputs.items()})
+    return _one_or_dict({k: (v[0, ...] if trace.single else v) for k, v in outputs.items()})
 
 
 def predict_classes(net, X):
@@ -416,6 +433,7 @@ def predict_classes(net, X):
     Y = predict(net, X)
     if isinstance(Y, dict):
         raise ValueError("predict_classes needs a network with one output layer")
+    Y = backend.to_numpy(Y)                    # labels live on the host
     Y2 = np.atleast_2d(Y)
     index = (Y2[:, 0] >= 0.5).astype(int) if Y2.shape[1] == 1 else np.argmax(Y2, axis=1)
     labels = index if net.classes is None else np.asarray(net.classes)[index]
@@ -498,16 +516,16 @@ def simulate(net, U, initial=None, n_steps=None):
     trace = run_sequences(net, inputs, states, T)
     outputs = {}
     for name in plan(net).outputs:
-        Y = data_units(net, name, trace.a[name].reshape(S, T, -1))
-        outputs[name] = Y[0] if single else Y
+        Y = data_units(net, name, net.xp.reshape(trace.a[name], (S, T, -1)))
+        outputs[name] = Y[0, ...] if single else Y
     final = {}
     for name, d in net.max_delays().items():
         if d:
-            values = inputs[name] if name in inputs else trace.a[name].reshape(S, T, -1)
-            last = np.concatenate([states[name], values], axis=1)[:, -d:]
+            values = inputs[name] if name in inputs else net.xp.reshape(trace.a[name], (S, T, -1))
+            last = backend.concat([states[name], values], axis=1)[:, -d:, :]
             scaling = state_scaling(net, name)
-            last = scaling.invert(last) if scaling is not None else last.copy()
-            final[name] = last[0] if single else last
+            last = scaling.invert(last) if scaling is not None else backend.copy(last)
+            final[name] = last[0, ...] if single else last
     return _one_or_dict(outputs), final
 
 
@@ -548,7 +566,7 @@ def predict_ahead(net, U, Y_past, steps, initial=None):
                          f"got {', '.join(map(str, Y_past)) or 'none'}")
     past = {}
     for name, output in fb.items():
-        y = np.asarray(Y_past[output], dtype=net.dtype)
+        y = backend.asarray(Y_past[output], net.xp, net.dtype)
         past[name] = y[:, None] if y.ndim == 1 else y
     n_past = next(iter(past.values())).shape[0]
     exogenous = [k for k in opened.inputs if k not in fb]
@@ -562,9 +580,9 @@ def predict_ahead(net, U, Y_past, steps, initial=None):
             if np.shape(U[name])[0] < n_past + steps:
                 raise ValueError(f"U must cover the past and the future: at least {n_past + steps} steps "
                                  f"of {name!r}, got {np.shape(U[name])[0]}")
-            past[name] = np.asarray(U[name])[:n_past]
+            past[name] = U[name][:n_past, ...]
     _, state = simulate(opened, past, initial=initial)
     start = {fb.get(name, name): value for name, value in state.items()}
-    future = {name: np.asarray(U[name])[n_past:n_past + steps] for name in exogenous} or None
+    future = {name: U[name][n_past:n_past + steps, ...] for name in exogenous} or None
     outputs, _ = simulate(closed, future, initial=start, n_steps=steps)
     return outputs

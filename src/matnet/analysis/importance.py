@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import on_host
 from ..data.targets import prepare_targets
 from ..losses import accuracy
 from ..weights import operator
@@ -42,6 +43,7 @@ METHODS = ("garson", "olden", "sensitivity", "permutation")
 LOSSES = ("mse", "error_rate", "cross_entropy")
 
 
+@on_host
 def importance(net, method="olden", X=None, T=None, output=None, loss=None, n_repeats=5, seed=None):
     """Importance of every input feature for an output of ``net``.
 
@@ -168,6 +170,7 @@ def _olden(net, output, X=None):
     return olden_matrix(net)[output]
 
 
+@on_host
 def olden_matrix(net):
     """Olden's connection weights of every output neuron: sums over all paths of the
     products of the weights along each path.
@@ -334,6 +337,7 @@ class Profile:
     held: np.ndarray
 
 
+@on_host
 def profile(net, X, feature, n=100, groups=6):
     """Lek's profile (NeuralNetTools' ``lekprofile``): the outputs as one feature runs
     over its range, the other features held at quantiles.

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..backend import on_host
 from ..network import weight_label
 from ..weights import operator
 from .table import Table
@@ -198,6 +199,7 @@ def _row(label, op, s, fit):
             "n_tail": fit.n_tail}
 
 
+@on_host
 def spectra(net, min_tail=MIN_TAIL):
     """Spectra of a network's weight matrices, one row per connection.
 

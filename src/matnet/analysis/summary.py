@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+from ..backend import on_host
 from .importance import importance
 from .names import feature_labels
 from .spectra import spectra
@@ -52,6 +53,7 @@ class Analysis:
                 f"NIC {self.nic:.6g}")
 
 
+@on_host
 def analyze(net, X=None, T=None, initial=None, n_repeats=5, seed=0):
     """Importance, confidence intervals, NIC and weight spectra of a trained network.
 

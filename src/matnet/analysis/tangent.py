@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import on_host
 from ..backprop import input_sensitivities
 from ..prepare import initial_states, prepare_inputs, prepare_sequences
 from ..simulate import plan, run, run_sequences, static_inputs
@@ -40,6 +41,7 @@ def _static(net, X, at_z=False):
     return input_sensitivities(net, trace, at_z=at_z), n, single
 
 
+@on_host
 def input_jacobian(net, X, initial=None):
     """The tangent matrix ``dy/dx`` of the network, in data units.
 
@@ -99,6 +101,7 @@ def input_jacobian(net, X, initial=None):
     return result[next(iter(net.inputs))] if len(result) == 1 else result
 
 
+@on_host
 def generalized_weights(net, X, output=0):
     """Generalized weights (Intrator & Intrator 2001; R neuralnet's ``gwplot``).
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri, stdtrit
 
+from ..backend import on_host
 from ..backprop import jacobian_blocks
 from ..derivatives import problem_of
 from ..network import bias_label, weight_label
@@ -180,6 +181,7 @@ def _covariance(net, X, T, method=None, sample_weight=None, initial=None, rcond=
     return _Covariance(matrix, method, sigma2, np.inf, determined), info
 
 
+@on_host
 def parameter_covariance(net, X, T, method=None, sample_weight=None, initial=None, rcond=RCOND):
     """Covariance of the trained parameters.
 
@@ -213,6 +215,7 @@ def _quantile(level, dof):
     return float(ndtri(q) if np.isinf(dof) else stdtrit(dof, q))      # normal or Student's t quantile
 
 
+@on_host
 def confidence_intervals(net, X, T, level=0.95, method=None, sample_weight=None, initial=None, rcond=RCOND):
     """Confidence intervals of every weight and bias.
 
@@ -243,6 +246,7 @@ def confidence_intervals(net, X, T, level=0.95, method=None, sample_weight=None,
                  title=title)
 
 
+@on_host
 def nic(net, X, T, sample_weight=None, initial=None, hessian="exact"):
     """The network information criterion (Murata, Yoshizawa & Amari 1994) as R's
     neuralnet reports it: ``E + tr(B A⁻¹)``, ``E = SSE / 2`` the training error,
@@ -294,6 +298,7 @@ def _hessian(net, X, T, sample_weight=None, initial=None):
     return (H + H.T) / 2
 
 
+@on_host
 def prediction_intervals(net, X, X_train, T_train, level=0.95, kind="confidence", method=None,
                          sample_weight=None, initial=None, T=None, rcond=RCOND):
     """Confidence or prediction intervals of the outputs (delta method, as MATLAB's

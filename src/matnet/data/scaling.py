@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Scaling", "minmax", "standard", "fit_scaling", "KINDS"]
+from .. import backend
+
+__all__ = ["Scaling", "minmax", "standard", "minmax_from", "standard_from", "fit_scaling", "KINDS"]
 
 KINDS = ("minmax", "standard")
 #: Bytes per block of the passes over data: a block stays in the cache between the
@@ -26,7 +28,7 @@ _BLOCK_BYTES = 2 ** 18
 
 def _block_rows(X):
     """Rows of ``X`` per block of about :data:`_BLOCK_BYTES` (16 to 4096)."""
-    row = max(X.shape[-1] * X.dtype.itemsize, 1)
+    row = max(X.shape[-1] * backend.numpy_dtype(X.dtype).itemsize, 1)
     return int(min(max(_BLOCK_BYTES // row, 16), 4096))
 
 
@@ -43,6 +45,9 @@ class Scaling:
     def apply(self, X):
         """``X`` (``(..., n)``) in network units, a new array: one pass, block by block
         (each block scaled and shifted while it is in the cache)."""
+        xp = backend.namespace(X)
+        if xp is not np:                     # other libraries: one expression on their device
+            return X * backend.asarray(self.scale, xp) + backend.asarray(self.shift, xp)
         X = np.asarray(X)
         out = np.empty(X.shape, np.result_type(X, self.scale))
         rows, out_rows = X.reshape(-1, X.shape[-1]), out.reshape(-1, X.shape[-1])
@@ -68,6 +73,9 @@ class Scaling:
 
     def invert(self, U):
         """Map network units ``U`` back to data units: ``U * inverse_scale + offset``."""
+        xp = backend.namespace(U)
+        if xp is not np:
+            return U * backend.asarray(self.inverse_scale, xp) + backend.asarray(self.offset, xp)
         return U * self.inverse_scale + self.offset
 
     def astype(self, dtype):
@@ -79,7 +87,11 @@ class Scaling:
 
 
 def _columns(X):
-    """``X`` as an array of columns, in its own dtype (integers and booleans as float64)."""
+    """``X`` as an array of columns, in its own dtype (integers and booleans as float64;
+    arrays of other libraries stay there)."""
+    xp = backend.namespace(X)
+    if xp is not np:
+        return X if xp.isdtype(X.dtype, "real floating") else xp.astype(X, xp.float64)
     X = np.asarray(X)
     return X if X.dtype.kind == "f" else X.astype(np.float64)
 
@@ -95,7 +107,7 @@ def _blocks(X, rows, size=None):
         return
     rows = np.asarray(rows)
     for start in range(0, len(rows), size):
-        yield X[rows[start:start + size]]
+        yield backend.take(X, rows[start:start + size])
 
 
 def _count(X, rows):
@@ -107,14 +119,20 @@ def _mean_var(X, rows=None):
     of ``X``: sums over blocks in ``X``'s own dtype, added up in float64; then the
     squared deviations from the mean the same way."""
     n = max(_count(X, rows), 1)
-    mean = sum(block.sum(axis=0).astype(np.float64) for block in _blocks(X, rows)) / n
-    centre = mean.astype(X.dtype)
+    xp = backend.namespace(X)
+    mean = sum(_host(xp.sum(block, axis=0)).astype(np.float64) for block in _blocks(X, rows)) / n
+    centre = backend.asarray(mean, xp, backend.numpy_dtype(X.dtype))
     m2 = np.zeros(X.shape[1])
     for block in _blocks(X, rows):
         d = block - centre
         d *= d
-        m2 += d.sum(axis=0)
+        m2 += _host(xp.sum(d, axis=0))
     return mean, m2 / n
+
+
+def _host(column_values):
+    """Per-column results on the host (from the device of another library)."""
+    return backend.to_numpy(column_values)
 
 
 def minmax(X, dtype=np.float64, rows=None):
@@ -122,9 +140,17 @@ def minmax(X, dtype=np.float64, rows=None):
     ``[-1, 1]`` (``mapminmax``); one pass over blocks of ``X`` in its own dtype (min and
     max are exact in any)."""
     X = _columns(X)
+    xp = backend.namespace(X)
     lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
     for block in _blocks(X, rows):
-        lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
+        lo, hi = np.minimum(lo, _host(xp.min(block, axis=0))), np.maximum(hi, _host(xp.max(block, axis=0)))
+    return minmax_from(lo, hi, dtype)
+
+
+def minmax_from(lo, hi, dtype=np.float64):
+    """The ``"minmax"`` :class:`Scaling` of columns whose minima are ``lo`` and maxima
+    ``hi`` (``(n,)`` each, data units): ``[lo, hi]`` onto ``[-1, 1]``."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     constant = hi == lo
     scale = np.where(constant, 0.0, 2.0 / np.where(constant, 1.0, hi - lo))
     shift = np.where(constant, 0.0, -1.0 - lo * scale)
@@ -135,6 +161,13 @@ def standard(X, dtype=np.float64, rows=None):
     """Give each column mean 0 and standard deviation 1 over the rows ``rows`` (default
     all), without a copy of ``X`` (see :func:`_mean_var`)."""
     mean, var = _mean_var(_columns(X), rows)
+    return standard_from(mean, var, dtype)
+
+
+def standard_from(mean, var, dtype=np.float64):
+    """The ``"standard"`` :class:`Scaling` of columns with means ``mean`` and (population)
+    variances ``var`` (``(n,)`` each, data units)."""
+    mean, var = np.asarray(mean, np.float64), np.asarray(var, np.float64)
     std = np.sqrt(var)
     constant = std == 0
     scale = np.where(constant, 0.0, 1.0 / np.where(constant, 1.0, std))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .._format import shape_str
 
 __all__ = ["is_labels", "encode_labels", "prepare_targets"]
@@ -10,8 +11,10 @@ __all__ = ["is_labels", "encode_labels", "prepare_targets"]
 
 def is_labels(T):
     """Whether ``T`` is a 1-D array of class labels (integers, strings or booleans)."""
-    T = np.asarray(T)
-    return T.ndim == 1 and (T.dtype.kind in "iubUSO")
+    if not (hasattr(T, "ndim") and hasattr(T, "dtype")):       # arrays of any library are not read
+        T = np.asarray(T)
+    kind = T.dtype.kind if isinstance(T.dtype, np.dtype) else backend.numpy_dtype(T.dtype).kind
+    return T.ndim == 1 and kind in "iubUSO"
 
 
 def encode_labels(T, classes=None, n_columns=None):
@@ -74,7 +77,9 @@ def prepare_targets(net, T, n_samples, scale=True):
     out = {}
     for name in outputs:
         size = net.layers[name].size
-        t = np.asarray(T[name])
+        if net.xp is not np and not is_labels(T[name]):   # checked on the host, then moved back
+            backend.check_same(net.xp, T[name], f"targets for output {name!r}")
+        t = backend.to_numpy(T[name])
         if net.classes is not None and len(outputs) == 1 and is_labels(t):
             t = encode_labels(t, net.classes, size)[0]
         if t.dtype.kind not in "fiub":
@@ -90,5 +95,5 @@ def prepare_targets(net, T, n_samples, scale=True):
             raise ValueError(f"targets for output {name!r} contain NaN or inf (first at sample {i}, output {j})")
         if scale and name in net.output_scaling:
             t = net.output_scaling[name].apply(t)
-        out[name] = t
+        out[name] = t if net.xp is np else backend.asarray(t, net.xp)
     return out

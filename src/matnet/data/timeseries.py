@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
+
 __all__ = ["prepare_timeseries", "to_sequence", "from_sequence", "sequence_inputs"]
 
 
@@ -32,11 +34,8 @@ def sequence_inputs(net, U, T):
 
 def _shift(series, d, d_total):
     """Values from step ``d_total`` on, and the ``d`` values before that (oldest first)."""
-    x = np.asarray(series)
-    axis = x.ndim - 2
-    body = np.take(x, np.arange(d_total, x.shape[axis]), axis=axis)
-    state = np.take(x, np.arange(d_total - d, d_total), axis=axis)
-    return body, state
+    x = series if hasattr(series, "__array_namespace__") else np.asarray(series)   # arrays of any library
+    return backend.copy(x[..., d_total:, :]), backend.copy(x[..., d_total - d:d_total, :])
 
 
 def prepare_timeseries(net, U, T):
@@ -68,7 +67,7 @@ def prepare_timeseries(net, U, T):
         shifted[name], state = _shift(series, fed_back.get(name, 0), d_total)
         if name in fed_back:
             initial[name] = state
-    steps = {np.asarray(v).shape[-2] for v in [*inputs.values(), *targets.values()]}
+    steps = {np.shape(v)[-2] if not hasattr(v, "shape") else v.shape[-2] for v in [*inputs.values(), *targets.values()]}
     if len(steps) > 1:
         raise ValueError(f"input and target series have different numbers of steps: {sorted(steps)}")
     if steps and d_total >= steps.pop():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from ..backend import on_host
 from .._files import write_atomically
 from .program import Program, check_name, program
 
@@ -80,6 +81,7 @@ def _stem(path):
     return stem if stem[:1].isalpha() else f"net_{stem}"
 
 
+@on_host
 def to_python(net, path, name=None):
     """Write ``net`` as one Python file that imports only NumPy.
 
@@ -108,6 +110,7 @@ def to_python(net, path, name=None):
 
 
 
+@on_host
 def to_c(net, path, dtype="double", name=None):
     """Write ``net`` as a C99 header ``NAME.h`` and source ``NAME.c`` (see
     :mod:`matnet.export.c` for the functions they declare).
@@ -156,6 +159,7 @@ def _check_integers(net, dtype):
                          f"export it with dtype='int{max(bits - {None})}'")
 
 
+@on_host
 def to_matlab(net, path, name=None):
     """Write ``net`` as one MATLAB function file ``NAME.m`` that runs unchanged in GNU
     Octave (see :mod:`matnet.export.matlab` for its signature).

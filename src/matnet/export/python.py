@@ -223,11 +223,28 @@ def _pair(name, affine, dtype):
 
 def _activation_source(name):
     """``(function name, its source)``: matnet's own function for ``name``."""
-    f = activations.get(name).function
+    f = activations.get(name).function_in(np)
     if isinstance(f, np.ufunc):
         return f"np.{f.__name__}", ""
     source = textwrap.dedent(inspect.getsource(f))
     return f.__name__, source
+
+
+_NAMESPACE = '''def namespace(x):
+    """The array namespace the activations compute in: this file computes with NumPy."""
+    return np
+'''
+
+
+def _helpers_of(sources):
+    """The module-level helpers the copied activations call: ``namespace`` (NumPy here)
+    and matnet's own small helpers."""
+    text = "".join(sources)
+    helpers = [_NAMESPACE] if "namespace(" in text else []
+    for helper in (activations._float, activations._as):
+        if f"{helper.__name__}(" in text:
+            helpers.append(textwrap.dedent(inspect.getsource(helper)))
+    return helpers
 
 
 def _value(program, source, d):
@@ -332,6 +349,7 @@ def python_source(program, header):
         functions[name], source = _activation_source(name)
         if source:
             sources.append(source)
+    sources = _helpers_of(sources) + sources
     if "leaky_relu" in functions:
         parts.append(f"\nLEAKY_SLOPE = {activations.LEAKY_SLOPE!r}\n")
     parts.extend("\n\n" + s for s in sources)

@@ -43,6 +43,7 @@ from importlib import metadata
 
 import numpy as np
 
+from ..backend import on_host
 from .. import activations
 from .._files import write_atomically
 from ..data.scaling import KINDS, Scaling
@@ -65,6 +66,7 @@ _COMPARISONS = ("GreaterOrEqual",)   # operators with a boolean result, cast to 
 
 # -- export ------------------------------------------------------------------------
 
+@on_host
 def to_onnx(net, path, opset=17, dtype=None):
     """Write ``net`` to ``path`` as an ONNX model (atomically).
 
@@ -94,6 +96,7 @@ def to_onnx(net, path, opset=17, dtype=None):
     return model
 
 
+@on_host
 def onnx_model(net, opset=17, dtype=None):
     """The ONNX ``ModelProto`` of ``net`` (see :func:`to_onnx`), checked, not written."""
     check_static(net, "ONNX export")

@@ -23,6 +23,7 @@ import tempfile
 
 import numpy as np
 
+from ..backend import on_host
 from .. import activations
 from ..io import load, save
 from ..network import Network, mlp
@@ -87,6 +88,7 @@ def _activation(name):
 
 # -- matnet → sklearn --------------------------------------------------------------
 
+@on_host
 def to_sklearn(net, fold_scaling=False):
     """A matnet chain as a fitted-looking scikit-learn MLP that predicts the same.
 

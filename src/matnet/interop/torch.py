@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..backend import on_host
 from .. import activations
 from ..data.scaling import Scaling
 from ..network import Network
@@ -140,6 +141,7 @@ def _activation_module(activation, dtype):
 
 # -- matnet → torch ----------------------------------------------------------------
 
+@on_host
 def to_torch(net, dtype=None):
     """``net`` as a PyTorch module with the same outputs (in eval mode).
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..backend import on_host
 from ._mpl import DIVERGING, axes_and_figure, symmetric_limit
 from .matrices import MAX_VALUES, _print_values
 
@@ -94,6 +95,7 @@ def _label_groups(ax, nodes, groups, N):
     ax.set_ylabel("receiving node i (row)")
 
 
+@on_host
 def adjacency(net, ax=None, delay=None, values=None, colorbar=True, title=None):
     """Draw the ``N × N`` adjacency matrix of ``net`` (``A[i, j]``: edge from node ``j`` to ``i``).
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..backend import on_host
 from ._mpl import axes_and_figure
 
 __all__ = ["embedding"]
 
 
+@on_host
 def embedding(net, X, layer, labels=None, graph=None, labelled=None, class_names=None, title=None, ax=None):
     """Each sample (graph node) at the activations of ``layer``, a layer of two neurons.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import on_host
 from ..losses import Metric
 from ._mpl import axes_and_figure
 
@@ -31,6 +32,7 @@ def outputs_and_targets(net, X, T):
     return Y, T
 
 
+@on_host
 def regression(net, X, T, ax=None, title=None, max_points=5000, seed=0):
     """Outputs against targets with the least-squares fit line, ``Y = T`` and R.
 
@@ -87,6 +89,7 @@ def _fit(t, y):
     return float(slope), float(intercept), metric.value()
 
 
+@on_host
 def error_histogram(net, X=None, T=None, ax=None, bins=20, title=None):
     """Histogram of the errors ``T - Y``, zero error marked.
 
@@ -152,6 +155,7 @@ def confusion_matrix(true, predicted, classes):
     return C
 
 
+@on_host
 def confusion(net, X, labels, ax=None, normalize=False, title=None, colorbar=True):
     """Confusion matrix: rows the true class, columns the predicted class.
 
@@ -220,6 +224,7 @@ def roc_curve(scores, positive):
     return fpr, tpr, auc
 
 
+@on_host
 def roc(net, X, labels, ax=None, title=None, max_legend=10):
     """Receiver operating characteristic per class (one-vs-rest), with the AUC.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import on_host
 from ..analysis.importance import Profile, importance as _importance, profile as _profile
 from ..analysis.names import output_index
 from ..analysis.table import Table
@@ -22,6 +23,7 @@ _AXIS = {"garson": "relative importance (Garson)", "olden": "connection weight i
          "sensitivity": "mean |dy/dx| (sensitivity)", "permutation": "loss increase when shuffled (permutation)"}
 
 
+@on_host
 def importance(net, method="olden", X=None, T=None, ax=None, output=None, sort=False, title=None, **options):
     """Horizontal bars of the importance of every input feature.
 
@@ -78,6 +80,7 @@ def _method_of(table):
     return words[0] if words else ""
 
 
+@on_host
 def profile(net, X=None, feature=0, n=100, groups=6, output=0, ax=None, title=None, cmap="viridis"):
     """Lek's profile: an output against one feature, one line per quantile group.
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import on_host
 from ._labels import network_name
 from ._mpl import NEGATIVE, POSITIVE, axes_and_figure, format_value
 from .layout import layered
@@ -306,6 +307,7 @@ def _strongest(everything, max_edges):
     return [everything[k] for k in sorted(keep)]
 
 
+@on_host
 def network(net, ax=None, weights=None, max_edges=5000, title=None, legend=True):
     """Draw ``net`` as a graph of neurons, one edge per weight and bias.
 

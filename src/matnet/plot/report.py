@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backend import on_host
 from .._files import write_atomically
 from ..analysis import analyze
 from . import _html
@@ -210,6 +211,7 @@ def _details(details):
     return f'<table class="details">{rows}</table>'
 
 
+@on_host
 def render(net, history=None, data=None, title="matnet report", details=None):
     """The report as one HTML string (see :func:`report`)."""
     parts = [f"<h1>{_html.esc(title)}</h1>{_details(details)}<p>{_html.esc(headline(net))}</p>",
@@ -223,6 +225,7 @@ def render(net, history=None, data=None, title="matnet report", details=None):
             f"<title>{_html.esc(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
 
 
+@on_host
 def report(net, history=None, data=None, path="report.html", title="matnet report", details=None):
     """Write one self-contained HTML report of ``net``.
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import on_host
 from . import _html, _labels
 from ..network import weight_label
 
@@ -81,6 +82,7 @@ def matrices(net, large=None):
     return "".join(parts)
 
 
+@on_host
 def html_summary(net):
     """The network as an HTML fragment: a headline, its structure, its small matrices.
 

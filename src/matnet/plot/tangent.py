@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import on_host
 from ..analysis.names import feature_index, feature_labels, features
 from ..analysis.tangent import generalized_weights as _generalized_weights
 from ._mpl import NEGATIVE, POSITIVE, axes_and_figure
@@ -10,6 +11,7 @@ from ._mpl import NEGATIVE, POSITIVE, axes_and_figure
 __all__ = ["generalized_weights"]
 
 
+@on_host
 def generalized_weights(net, X, feature=0, output=0, ax=None, title=None):
     """Scatter of the generalized weights of one input feature against its values.
 

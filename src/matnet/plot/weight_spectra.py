@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from ..backend import on_host
 from ..analysis.spectra import MIN_TAIL, Spectra
 from ..analysis.spectra import spectra as compute_spectra
 from ._mpl import NEGATIVE, POSITIVE, new_figure, panels
@@ -94,6 +95,7 @@ def _axes(n, ax):
     return fig, [fig.add_subplot(grid[k // cols, k % cols]) for k in range(n)]
 
 
+@on_host
 def spectra(net, ax=None, bins=None, min_tail=MIN_TAIL):
     """Empirical spectral density of each connection's ``WᵀW`` with its power-law fit.
 

@@ -56,9 +56,9 @@ class Candidates:
     def applies(net, rows, k):
         """Whether ``k`` trials of ``net`` on ``rows`` rows (series × steps) can run side
         by side: feedback from layers, dense weights, at most :data:`MAX_PARAMS`
-        parameters and a wide run within :data:`MAX_BYTES`."""
+        parameters and a wide run within :data:`MAX_BYTES`, on NumPy."""
         neurons = sum(layer.size for layer in net.layers.values())
-        return (net.is_recurrent and net.n_params <= MAX_PARAMS
+        return (net.is_recurrent and net.xp is np and net.n_params <= MAX_PARAMS
                 and 3 * k * rows * neurons * net.dtype.itemsize <= MAX_BYTES
                 and not any(is_compressed(W) for W in net.weights.values()))
 

@@ -9,6 +9,7 @@ from contextlib import nullcontext
 import numpy as np
 from scipy.optimize import minimize
 
+from .. import backend
 from ..threads import SMALL_PRODUCTS, one_thread
 from ..weights import operator
 from .optimizers import Rprop, make_schedule
@@ -22,7 +23,7 @@ def optimizer_options(cls):
 
 
 def _norm(g):
-    return math.sqrt(float(np.dot(g, g)))
+    return math.sqrt(backend.dot(g, g))
 
 
 def batch_products(net, batch_size):
@@ -112,29 +113,29 @@ def scipy_runner(method):
         theta = problem.theta
         last = {}
 
-        def objective(x):
-            theta[...] = x
+        def objective(x):               # SciPy works on NumPy float64 vectors
+            theta[...] = backend.asarray(x, problem.xp, problem.net.dtype)
             metric = problem.fresh_metric()
             value, grad = problem.evaluate(metric=metric)
             last.update(x=x.copy(), value=value, grad_norm=_norm(grad), metric=metric.value())
-            return value, grad.astype(np.float64)
+            return value, backend.to_numpy(grad).astype(np.float64)
 
         def callback(intermediate_result):
             x = intermediate_result.x
             if "x" not in last or not np.array_equal(last["x"], x):
                 objective(x)
-            theta[...] = x
+            theta[...] = backend.asarray(x, problem.xp, problem.net.dtype)
             if monitor(last["value"], last["grad_norm"], last["metric"]):
                 raise StopIteration
 
-        value, _ = objective(theta.astype(np.float64))
+        start = backend.to_numpy(theta).astype(np.float64)
+        value, _ = objective(start)
         if monitor(value, last["grad_norm"], last["metric"]):
             return None
         scipy_options = {"maxiter": monitor.epochs, "gtol": monitor.min_grad, **options}
-        result = minimize(objective, theta.astype(np.float64), jac=True, method=method, callback=callback,
-                          options=scipy_options)
+        result = minimize(objective, start, jac=True, method=method, callback=callback, options=scipy_options)
         if monitor.stop_reason is None:
-            theta[...] = result.x
+            theta[...] = backend.asarray(result.x, problem.xp, problem.net.dtype)
             return f"converged ({result.message})"
         return None
     return runner

@@ -21,21 +21,22 @@ from typing import Callable
 
 import numpy as np
 
+from .. import backend
 from .. import losses as _losses
-from ..data import divide, encode_labels, fit_scaling, is_labels, prepare_targets
+from ..backend import is_dask
+from ..data import divide, encode_labels, fit_scaling, is_labels
 from ..data.scaling import KINDS
-from ..data.timeseries import prepare_timeseries, sequence_inputs
 from ..init import initialize
 from ..init import rng as _rng
-from ..prepare import as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences
+from ..prepare import as_rows
 from ..simulate import plan
 from .constraints import check_option, check_options
 from .history import History
-from .problem import Problem, Split
+from .problem import Problem
 from .progress import Progress
+from .splits import sequence_data, static_data, whole_split
 
-__all__ = ["fit", "register", "parse_options", "Algorithm", "Monitor", "TrainingWarning", "ALGORITHMS", "Data", "static_data", "sequence_data",
-           "whole_split"]
+__all__ = ["fit", "register", "parse_options", "Algorithm", "Monitor", "TrainingWarning", "ALGORITHMS"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Monitor:
         self.start = time.perf_counter()
         self.epoch = -1
         self.best_val, self.fails = math.inf, 0
-        self.best_theta = self.last_good = problem.theta.copy()
+        self.best_theta = self.last_good = backend.copy(problem.theta)
         self.best_epoch = 0
         self.stop_reason = None
         self.interrupted = False          # Ctrl-C: stop after the current epoch
@@ -144,18 +145,18 @@ class Monitor:
         if not math.isnan(val_loss) and self.max_fail is not None:
             if val_loss < self.best_val:
                 self.best_val, self.fails, self.best_epoch = val_loss, 0, self.epoch
-                self.best_theta = theta.copy()
+                self.best_theta = backend.copy(theta)
             elif val_loss > self.best_val:
                 self.fails += 1
         else:
             self.best_epoch = self.epoch
-        self.last_good = theta.copy()
+        self.last_good = backend.copy(theta)
         elapsed = time.perf_counter() - self.start
         self.history.record(train_loss=train_loss, val_loss=val_loss, test_loss=test_loss,
                             train_metric=train_metric, val_metric=val_metric, test_metric=test_metric,
                             lr=lr, grad_norm=grad_norm, time=elapsed, val_fail=self.fails, **extra)
         if self.record_weights:
-            self.history.weights.append({k: v.copy() for k, v in self.problem.net.weights.items()})
+            self.history.weights.append({k: backend.copy(v) for k, v in self.problem.net.weights.items()})
         self.progress.update(self.epoch, train=train_loss, val=val_loss)
         self.stop_reason = self._stop(train_loss, grad_norm, elapsed)
         return self.stop_reason is not None
@@ -224,7 +225,7 @@ def _setup_classes(net, T, classification, validation, sample_weight=None):
     if not classification or isinstance(T, dict) or not is_labels(T):
         return T, validation
     size = net.layers[net.outputs[0]].size
-    T = np.asarray(T)
+    T = backend.to_numpy(T)                     # labels are read on the host
     weight = None if sample_weight is None else np.asarray(sample_weight)
     if weight is not None and weight.shape == T.shape and (weight == 0).any():
         _, net.classes = encode_labels(T[weight > 0], None, size)
@@ -234,8 +235,8 @@ def _setup_classes(net, T, classification, validation, sample_weight=None):
     else:
         encoded, net.classes = encode_labels(T, None, size)
     if validation is not None and is_labels(validation[1]):
-        validation = (validation[0], encode_labels(validation[1], net.classes, size)[0])
-    return encoded, validation
+        validation = (validation[0], backend.asarray(encode_labels(validation[1], net.classes, size)[0], net.xp))
+    return backend.asarray(encoded, net.xp), validation
 
 
 def _scaling_plan(scaling, loss, net):
@@ -266,59 +267,6 @@ def _planned_scaling(scaling, loss, net):
     return scaling, (scaling if regression else None)
 
 
-@dataclass
-class Data:
-    """Training data in data units, as series: ``inputs`` ``name -> (n_series, n_steps, n)``
-    and ``targets`` ``layer -> (n_series, n_steps, size)`` (static samples are series of
-    one step), ``initial`` delay states, ``weight`` ``(n_series * n_steps,)`` or None."""
-
-    inputs: dict
-    targets: dict
-    initial: dict
-    weight: np.ndarray | None
-
-    @property
-    def shape(self):
-        return next(iter(self.targets.values())).shape[:2]
-
-
-def _sample_weight(weight, n, dtype):
-    if weight is None:
-        return None
-    weight = np.asarray(weight, dtype=dtype)
-    if weight.shape != (n,) or not np.isfinite(weight).all() or (weight < 0).any():
-        raise ValueError(f"sample_weight must be {n} finite non-negative numbers, got shape {weight.shape}")
-    return weight
-
-
-def static_data(net, X, T, sample_weight=None):
-    """:class:`Data` of samples ``X`` ``(n_samples, n)`` and targets for a static network."""
-    inputs, _ = prepare_inputs(net, X, scale=False)
-    n = next(iter(inputs.values())).shape[0]
-    targets = prepare_targets(net, T, n, scale=False)
-    return Data({k: v[:, None] for k, v in inputs.items()}, {k: v[:, None] for k, v in targets.items()}, {},
-                _sample_weight(sample_weight, n, net.dtype))
-
-
-def sequence_data(net, U, T, initial=None, shift=True):
-    """:class:`Data` of input and target series for a network with delays.
-
-    With ``shift`` and no ``initial`` the first steps become the initial delay states
-    (:func:`~matnet.data.prepare_timeseries`); otherwise the series are used whole from
-    the ``initial`` states (zero when not given).  An open-loop NARX takes its feedback
-    inputs from ``T``.
-    """
-    if initial is None and shift:
-        U, T, initial = prepare_timeseries(net, U, T)
-    inputs, _ = prepare_sequences(net, sequence_inputs(net, U, T), scale=False)
-    T = T if isinstance(T, dict) else {net.outputs[0]: T}
-    first = np.asarray(next(iter(T.values())))
-    S, n_steps = (1, first.shape[0]) if first.ndim <= 2 else first.shape[:2]
-    flat = {k: np.asarray(v).reshape(S * n_steps, -1) if np.ndim(v) >= 2 else v for k, v in T.items()}
-    targets = prepare_targets(net, flat, S * n_steps, scale=False)
-    return Data(inputs, {k: v.reshape(S, n_steps, -1) for k, v in targets.items()}, dict(initial or {}), None)
-
-
 def _rows(data, division, mode, labels, rng, dynamic):
     """Row indices ``(train, val, test)``: samples, or time steps of every series."""
     S, T = data.shape
@@ -344,22 +292,6 @@ def _apply_scaling(net, kinds, data, idx=None):
                 net.input_scaling[fb] = net.output_scaling[output]
 
 
-def _scaled(scalings, arrays, dtype):
-    """``arrays`` in network units, of ``dtype`` (one new array per scaled one)."""
-    return {k: scalings[k].apply(v.astype(dtype, copy=False)) if k in scalings else v.astype(dtype, copy=False)
-            for k, v in arrays.items()}
-
-
-def whole_split(net, data):
-    """All of ``data`` as one :class:`~matnet.train.problem.Split` in network units."""
-    inputs = _scaled(net.input_scaling, data.inputs, net.dtype)
-    states = initial_states(net, data.initial, data.shape[0])
-    x, shape, layer_states = engine_rows(net, inputs, states)
-    targets_data = np.hstack([as_rows(data.targets[k]) for k in net.outputs])
-    targets = {k: as_rows(v) for k, v in _scaled(net.output_scaling, data.targets, net.dtype).items()}
-    return Split(x, shape, layer_states, targets, targets_data, data.weight)
-
-
 def _splits(net, data, rows, kinds):
     """``train``, ``val`` and ``test`` splits with the scaling fitted on the training
     rows.  The data is scaled once (one copy); each split is its rows of it, taken when
@@ -382,7 +314,7 @@ def _splits(net, data, rows, kinds):
 def _stratify_labels(data, net, classification):
     if not classification or len(net.outputs) != 1:
         return None
-    T = as_rows(data.targets[net.outputs[0]])
+    T = backend.to_numpy(as_rows(data.targets[net.outputs[0]]))
     return (T[:, 0] >= 0.5).astype(int) if T.shape[1] == 1 else np.argmax(T, axis=1)
 
 
@@ -431,6 +363,10 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     X : array or dict
         Inputs ``(n_samples, n_features)`` (a dict for several inputs); for a network
         with delays, input series ``(n_steps, n)`` or ``(n_series, n_steps, n)``.
+        Arrays of the network's library (``net.to``: NumPy, CuPy, ...); or Dask arrays
+        chunked by rows, for a static network: each pass runs where the chunks live
+        and only small sums reach the client (:mod:`matnet.train.chunked`; the
+        division is then by whole chunks).
     T : array or dict
         Targets ``(n_samples, n_out)`` (series for a network with delays); class
         labels ``(n_samples,)`` (ints or strings) for a softmax/sigmoid classifier,
@@ -527,16 +463,26 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
                     options={**options, "rng": rng})
     classification = _is_classification(net, T, loss)
     kinds = _scaling_plan(scaling, loss, net)
-    state = (net.theta.copy(), dict(net.input_scaling), dict(net.output_scaling), net.classes)
+    state = (backend.copy(net.theta), dict(net.input_scaling), dict(net.output_scaling), net.classes)
+    chunked = is_dask(X) or is_dask(T) or (isinstance(X, dict) and any(map(is_dask, X.values())))
     try:
-        splits, rows = _prepare(net, X, T, loss, classification, sample_weight, division, division_mode,
-                                validation, initial, kinds, rng)
+        if chunked:                 # Dask arrays: the engine runs where their chunks live (Dask is optional)
+            from .chunked import chunked_splits
+            splits, rows = chunked_splits(net, X, T, loss, classification, sample_weight,
+                                          (0.7, 0.15, 0.15) if division is _DEFAULT else division, division_mode,
+                                          validation, initial, kinds, rng)
+        else:
+            splits, rows = _prepare(net, X, T, loss, classification, sample_weight, division, division_mode,
+                                    validation, initial, kinds, rng)
     except BaseException:           # a rejected call leaves the network as it was
         net.theta[...] = state[0]
         net.input_scaling, net.output_scaling, net.classes = state[1:]
         raise
     # 4. run the algorithm; the Monitor restores the best weights
-    problem = Problem(net, splits, loss, l2, "accuracy" if classification else "R", dropout=rng)
+    kind = Problem
+    if chunked:
+        from .chunked import ChunkedProblem as kind
+    problem = kind(net, splits, loss, l2, "accuracy" if classification else "R", dropout=rng)
     history = train(problem, **schedule)
     history.division = dict(zip(("train", "val", "test"), rows))
     return history

@@ -31,9 +31,10 @@ import math
 from contextlib import nullcontext
 
 import numpy as np
-from scipy.linalg import solve_triangular
 
-from ..simulate import plan
+from .. import backend
+from ..backprop import weight_mask
+
 from ..threads import SMALL, few_threads, one_thread
 from .candidates import Candidates
 
@@ -48,19 +49,19 @@ def solve_damped(A, b, mu):
     solves in SciPy's on one thread, so that no second pool of BLAS threads competes
     with NumPy's for the cores.
     """
-    M = A + mu * np.eye(A.shape[0])
-    if np.all(np.isfinite(M)):
+    xp = backend.namespace(A)
+    M = A + mu * xp.eye(A.shape[0], dtype=A.dtype)
+    if bool(xp.all(xp.isfinite(M))):
         try:
-            L = np.linalg.cholesky(M)
+            L = xp.linalg.cholesky(M)
             # one thread: no second BLAS pool left spinning (small systems run so already)
             with one_thread() if A.shape[0] >= SMALL else nullcontext():
-                x = solve_triangular(L.T, solve_triangular(L, b, lower=True, check_finite=False),
-                                     lower=False, check_finite=False)
-            if np.all(np.isfinite(x)):
+                x = backend.solve_triangular(L.T, backend.solve_triangular(L, b, lower=True), lower=False)
+            if bool(xp.all(xp.isfinite(x))):
                 return x, "cholesky"
         except np.linalg.LinAlgError:
             pass
-    return np.linalg.lstsq(M, b, rcond=None)[0], "lstsq"
+    return backend.lstsq(M, b), "lstsq"
 
 
 class Spectrum:
@@ -69,9 +70,9 @@ class Spectrum:
     (the evidence's effective parameters) cost ``O(P²)`` each afterwards."""
 
     def __init__(self, H, alpha, beta):
-        self.alpha, self.beta = alpha, beta
-        self.eigenvalues, self.Q = np.linalg.eigh(H)
-        self.eigenvalues = np.maximum(self.eigenvalues, 0.0)        # JᵀJ is positive semi-definite
+        self.alpha, self.beta, self.xp = alpha, beta, backend.namespace(H)
+        self.eigenvalues, self.Q = self.xp.linalg.eigh(H)
+        self.eigenvalues = self.xp.clip(self.eigenvalues, 0.0, None)   # JᵀJ is positive semi-definite
 
     def solve(self, b, mu):
         """``(βH + (α + μ) I)⁻¹ b``."""
@@ -79,7 +80,7 @@ class Spectrum:
 
     def trace_inverse(self):
         """``tr((βH + αI)⁻¹)``."""
-        return float(np.sum(1.0 / (self.beta * self.eigenvalues + self.alpha)))
+        return float(self.xp.sum(1.0 / (self.beta * self.eigenvalues + self.alpha)))
 
 
 def damped_step(theta, solve, mu, objective, current, opts):
@@ -90,16 +91,16 @@ def damped_step(theta, solve, mu, objective, current, opts):
     Returns ``(μ × mu_dec, steps)`` after a successful step (the parameters moved), or
     ``(None, steps)`` once μ passes ``mu_max`` (the parameters are restored).
     """
-    start = theta.astype(np.float64)
+    start, dtype = backend.astype(theta, np.float64, copy=True), backend.numpy_dtype(theta.dtype)
     steps = 0
     while True:
         steps += 1
-        theta[...] = (start + solve(mu)).astype(theta.dtype)
+        theta[...] = backend.astype(start + solve(mu), dtype)
         if objective() < current:
             return max(mu * opts["mu_dec"], 1e-20), steps
         mu *= opts["mu_inc"]
         if mu > opts["mu_max"]:
-            theta[...] = start.astype(theta.dtype)
+            theta[...] = backend.astype(start, dtype)
             return None, steps
 
 
@@ -174,17 +175,16 @@ def lm_runner(problem, monitor, options):
     fixed_norm = _check_loss(problem, "lm")
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
-    theta = problem.theta
-    mask = plan(problem.net).weight_mask.astype(np.float64)
+    theta, xp = problem.theta, problem.xp
+    weights = weight_mask(problem.net)
+    mask = backend.astype(weights, np.float64)
     ridge = 0.5 * problem.l2 * norm   # l2/2 |W|² in the sum-of-squares units of JᵀJ
-
-    weight_index = np.flatnonzero(mask)
 
     def objective(sse, parameters=theta):
         if not problem.l2:
             return sse / norm
-        w = parameters[weight_index].astype(np.float64)
-        return sse / norm + 0.5 * problem.l2 * float(w @ w)
+        w = backend.astype(parameters[weights], np.float64)
+        return sse / norm + 0.5 * problem.l2 * backend.dot(w, w)
 
     rows = problem.train.shape[0] * problem.train.shape[1]
     together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
@@ -199,11 +199,11 @@ def lm_runner(problem, monitor, options):
     JtJ, Jte, sse = equations.compute(metric)
     value = objective(sse)
     gradient = 2 * (Jte + ridge * mask * theta) / norm
-    if monitor(value, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0):
+    if monitor(value, _norm(gradient), metric.value(), mu=mu, inner_steps=0):
         return None
     while True:
-        b = -(Jte + ridge * mask * theta.astype(np.float64))
-        A = JtJ + ridge * np.diag(mask)
+        b = -(Jte + ridge * mask * backend.astype(theta, np.float64))
+        A = JtJ + ridge * (xp.eye(theta.shape[0], dtype=JtJ.dtype) * mask)
         if together is None:
             mu, steps = damped_step(theta, lambda m: solve_damped(A, b, m)[0], mu,
                                     lambda: objective(equations.sse()), value, opts)
@@ -216,8 +216,12 @@ def lm_runner(problem, monitor, options):
         JtJ, Jte, sse = equations.compute(metric)
         value = objective(sse)
         gradient = 2 * (Jte + ridge * mask * theta) / norm
-        if monitor(value, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps):
+        if monitor(value, _norm(gradient), metric.value(), mu=mu, inner_steps=steps):
             return None
+
+
+def _norm(v):
+    return math.sqrt(backend.dot(v, v))
 
 
 @few_threads_when_small
@@ -238,42 +242,43 @@ def br_runner(problem, monitor, options):
         raise ValueError("'br' chooses its own regularisation; l2 does not apply")
     equations = problem.normal_equations(opts["block_size"], opts["memory_reduction"])
     norm = fixed_norm or equations.n_errors
-    theta = problem.theta
-    free = np.ones(theta.size) if problem.frozen is None else (~problem.frozen).astype(np.float64)
-    P, N = int(free.sum()), equations.n_errors      # weights that are not trainable are constants
+    theta, xp = problem.theta, problem.xp
+    free = backend.asarray(np.ones(theta.size) if problem.frozen is None else (~problem.frozen).astype(np.float64),
+                           xp)
+    P, N = int(xp.sum(free)), equations.n_errors    # weights that are not trainable are constants
     mu = opts["mu"]
     alpha, beta, gamma = 0.0, 1.0, float(P)
 
     def sum_squares(x):
         x = x * free
-        return float(x @ x)
+        return backend.dot(x, x)
 
     rows = problem.train.shape[0] * problem.train.shape[1]
     together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
 
     def objectives(thetas, alpha, beta):    # the trials side by side; the accepted one's run is kept
         sums, wide = equations.candidate_sse(together, thetas)
-        return ([beta * s + alpha * sum_squares(t.astype(np.float64)) for s, t in zip(sums, thetas)],
+        return ([beta * s + alpha * sum_squares(backend.astype(t, np.float64)) for s, t in zip(sums, thetas)],
                 lambda j: problem.remember(problem.train, together.trace(wide, j)))
 
     metric = problem.fresh_metric()
     JtJ, Jte, E_D = equations.compute(metric)
-    E_W = sum_squares(theta.astype(np.float64))
+    E_W = sum_squares(backend.astype(theta, np.float64))
     F = beta * E_D + alpha * E_W
     gradient = 2 * (beta * Jte + alpha * free * theta) / norm
-    if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=0,
+    if monitor(E_D / norm, _norm(gradient), metric.value(), mu=mu, inner_steps=0,
                alpha=alpha, beta=beta, gamma=gamma):
         return None
     while True:
-        b = -(beta * Jte + alpha * free * theta.astype(np.float64))
-        if np.all(np.isfinite(JtJ)):            # one eigen-decomposition of this epoch's Hessian
+        b = -(beta * Jte + alpha * free * backend.astype(theta, np.float64))
+        if bool(xp.all(xp.isfinite(JtJ))):      # one eigen-decomposition of this epoch's Hessian
             spectrum = Spectrum(JtJ, alpha, beta)
             solve = lambda m: spectrum.solve(b, m) * free  # noqa: E731   (rounding never moves a fixed weight)
         else:
-            spectrum, A = None, beta * JtJ + alpha * np.eye(P)
+            spectrum, A = None, beta * JtJ + alpha * xp.eye(theta.shape[0], dtype=JtJ.dtype)
             solve = lambda m: solve_damped(A, b, m)[0] * free  # noqa: E731
         if together is None:
-            objective = lambda: beta * equations.sse() + alpha * sum_squares(theta.astype(np.float64))  # noqa: E731
+            objective = lambda: beta * equations.sse() + alpha * sum_squares(backend.astype(theta, np.float64))  # noqa: E731,E501
             mu, steps = damped_step(theta, solve, mu, objective, F, opts)
         else:
             mu, steps = damped_steps_together(theta, solve, mu, lambda thetas: objectives(thetas, alpha, beta),
@@ -282,7 +287,7 @@ def br_runner(problem, monitor, options):
             return "mu_max"
         metric = problem.fresh_metric()
         JtJ, Jte, E_D = equations.compute(metric)
-        E_W = sum_squares(theta.astype(np.float64))
+        E_W = sum_squares(backend.astype(theta, np.float64))
         # Evidence update (MacKay) with the Hessian of the step: effective parameters,
         # then the two hyperparameters.
         if spectrum is not None:
@@ -293,6 +298,6 @@ def br_runner(problem, monitor, options):
         beta = fresh if fresh <= BETA_MAX else beta     # data fitted exactly: keep the last beta
         F = beta * E_D + alpha * E_W
         gradient = 2 * (beta * Jte + alpha * free * theta) / norm
-        if monitor(E_D / norm, float(np.linalg.norm(gradient)), metric.value(), mu=mu, inner_steps=steps,
+        if monitor(E_D / norm, _norm(gradient), metric.value(), mu=mu, inner_steps=steps,
                    alpha=alpha, beta=beta, gamma=gamma):
             return None

@@ -1,11 +1,16 @@
 """First-order update rules on the flat parameter vector, and learning-rate schedules.
 
 Each optimiser updates ``theta`` in place from a gradient ``g`` of the same shape and
-dtype; its state lives in arrays of that dtype, so float32 stays float32.
+dtype; its state lives in arrays of that dtype and library, so float32 stays float32
+(and a network on a GPU trains there).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from ..backend import copy, into, namespace
 
 __all__ = ["SGD", "Adam", "RMSprop", "Rprop", "StepLR", "ExponentialLR", "ReduceOnPlateau",
            "make_schedule"]
@@ -22,9 +27,10 @@ class SGD:
         self.velocity = self.scratch = None
 
     def step(self, theta, g):
+        xp = namespace(theta)
         if self.momentum:
             if self.velocity is None:
-                self.velocity = g.copy()
+                self.velocity = copy(g)
             else:
                 self.velocity *= self.momentum
                 self.velocity += g
@@ -32,11 +38,10 @@ class SGD:
         else:
             update = g
         if self.scratch is None:
-            self.scratch = np.empty_like(theta)
+            self.scratch = xp.empty_like(theta)
         # theta -= lr * update without a temporary (numpy only: a second BLAS library's
         # thread pool would compete with numpy's for the cores)
-        np.multiply(update, self.lr, out=self.scratch)
-        theta -= self.scratch
+        theta -= into(self.scratch, xp.multiply, update, self.lr)
 
 
 class Adam:
@@ -48,21 +53,21 @@ class Adam:
         self.t = 0
 
     def step(self, theta, g):
+        xp = namespace(theta)
         if self.m is None:
-            self.m, self.v, self.work = np.zeros_like(theta), np.zeros_like(theta), np.empty_like(theta)
+            self.m, self.v, self.work = xp.zeros_like(theta), xp.zeros_like(theta), xp.empty_like(theta)
         self.t += 1
-        m, v, work = self.m, self.v, self.work      # one workspace: no temporaries per step
+        m, v, work = self.m, self.v, self.work      # one workspace: no temporaries per step (NumPy)
         m *= self.beta1
-        np.multiply(g, 1 - self.beta1, out=work)
-        m += work
+        m += into(work, xp.multiply, g, 1 - self.beta1)
         v *= self.beta2
-        np.multiply(g, g, out=work)
+        into(work, xp.multiply, g, g)
         work *= 1 - self.beta2
         v += work
-        np.sqrt(v, out=work)
-        work /= np.sqrt(1 - self.beta2 ** self.t)
+        into(work, xp.sqrt, v)
+        work /= math.sqrt(1 - self.beta2 ** self.t)
         work += self.eps
-        np.divide(m, work, out=work)
+        into(work, xp.divide, m, work)
         work *= self.lr / (1 - self.beta1 ** self.t)
         theta -= work
 
@@ -76,11 +81,12 @@ class RMSprop:
         self.v = None
 
     def step(self, theta, g):
+        xp = namespace(theta)
         if self.v is None:
-            self.v = np.zeros_like(theta)
+            self.v = xp.zeros_like(theta)
         self.v *= self.alpha
         self.v += (1 - self.alpha) * (g * g)
-        theta -= self.lr * g / (np.sqrt(self.v) + self.eps)
+        theta -= self.lr * g / (xp.sqrt(self.v) + self.eps)
 
 
 class Rprop:
@@ -102,16 +108,17 @@ class Rprop:
         self.lr = float("nan")
 
     def step(self, theta, g):
+        xp = namespace(theta)
         if self.delta is None:
-            self.delta = np.full_like(theta, self.delta0)
-            self.previous = np.zeros_like(theta)
-            self.last_step = np.zeros_like(theta)
+            self.delta = xp.full_like(theta, self.delta0)
+            self.previous = xp.zeros_like(theta)
+            self.last_step = xp.zeros_like(theta)
         product = g * self.previous
         grow, shrink = product > 0, product < 0
-        self.delta[grow] = np.minimum(self.delta[grow] * self.increase, self.delta_max)
-        self.delta[shrink] = np.maximum(self.delta[shrink] * self.decrease, self.delta_min)
-        step = -np.sign(g) * self.delta
-        g = g.copy()
+        self.delta = xp.where(grow, xp.clip(self.delta * self.increase, None, self.delta_max), self.delta)
+        self.delta = xp.where(shrink, xp.clip(self.delta * self.decrease, self.delta_min, None), self.delta)
+        step = -xp.sign(g) * self.delta
+        g = copy(g)
         if self.backtracking:
             step[shrink] = -self.last_step[shrink]
             g[shrink] = 0

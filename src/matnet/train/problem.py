@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .. import backend
 from .. import losses as _losses
 from ..losses import Metric
 from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
@@ -63,17 +64,18 @@ class Split:
     n: int = field(init=False)          # rows in the split
 
     def __post_init__(self):
-        self.n = int(self.mask.sum()) if self.mask is not None else self.shape[0] * self.shape[1]
+        self.n = self.shape[0] * self.shape[1] if self.mask is None else \
+            int(backend.namespace(self.mask).count_nonzero(self.mask))
 
     def take(self, idx):
         """The rows ``idx`` (an index array or a slice) of a split of independent rows."""
         rows = idx if isinstance(idx, slice) else np.asarray(idx)
 
         def pick(d):
-            return {k: v[rows] for k, v in d.items()}
+            return {k: backend.take(v, rows) for k, v in d.items()}
         n = len(range(*rows.indices(self.shape[0]))) if isinstance(rows, slice) else len(rows)
-        return Split(pick(self.x), (n, 1), {}, pick(self.targets), self.targets_data[rows],
-                     None if self.weight is None else self.weight[rows])
+        return Split(pick(self.x), (n, 1), {}, pick(self.targets), backend.take(self.targets_data, rows),
+                     None if self.weight is None else backend.take(self.weight, rows))
 
     def select(self, rows):
         """The rows ``rows`` of a split of independent rows, taken only when used
@@ -85,7 +87,9 @@ class Split:
 
     def restrict(self, mask):
         """The same rows, counting only ``mask`` (a split of a recurrent run)."""
-        weight = mask.astype(self.targets_data.dtype) if self.weight is None else self.weight * mask
+        xp = backend.namespace(self.targets_data)
+        mask = backend.asarray(mask, xp)
+        weight = xp.astype(mask, self.targets_data.dtype) if self.weight is None else self.weight * mask
         return replace(self, weight=weight, mask=mask)
 
 
@@ -114,12 +118,12 @@ class Selection:
 
     @property
     def weight(self):
-        return None if self.whole.weight is None else self.whole.weight[self.rows]
+        return None if self.whole.weight is None else backend.take(self.whole.weight, self.rows)
 
 
 def data_outputs(net, trace):
     """The output layers' activations in data units, side by side ``(rows, K)``."""
-    return np.hstack([data_units(net, name, trace.a[name]) for name in plan(net).outputs])
+    return backend.concat([data_units(net, name, trace.a[name]) for name in plan(net).outputs], axis=1)
 
 
 class Problem:
@@ -142,9 +146,12 @@ class Problem:
     def __init__(self, net, splits, loss, l2, metric, dropout=None, training=True):
         self.net, self.splits, self.loss, self.l2, self.metric = net, splits, loss, l2, metric
         self.train = splits["train"]
-        self.scale = error_scale(net)
         self.theta = net.theta
-        self.grad = np.empty_like(self.theta)
+        self.xp = net.xp
+        self.scale = error_scale(net)
+        if self.scale and self.xp is not np:
+            self.scale = {k: backend.asarray(v, self.xp) for k, v in self.scale.items()}
+        self.grad = self.xp.empty_like(self.theta)
         self.grad_views = net.views(self.grad)
         p = plan(net)
         self.recurrent = p.recurrent
@@ -152,6 +159,7 @@ class Problem:
         self.outputs = p.outputs
         self.dropout = dropout if p.dropout else None
         self.frozen = p.frozen if training else None  # derivatives of every parameter, outside training
+        self._frozen = None if self.frozen is None else backend.asarray(self.frozen, self.xp)
         self._cache = (None, None, None)
 
     @property
@@ -177,15 +185,15 @@ class Problem:
         if not self.whole:
             return run(self.net, split.x, split.shape, split.states)
         x, theta, trace = self._cache
-        if x is not split.x or not np.array_equal(theta, self.theta):
+        if x is not split.x or not bool(self.xp.all(theta == self.theta)):
             trace = run(self.net, split.x, split.shape, split.states)
-            self._cache = (split.x, self.theta.copy(), trace)
+            self._cache = (split.x, backend.copy(self.theta), trace)
         return trace
 
     def remember(self, split, trace):
         """Keep ``trace`` as the run of ``split`` at the current parameters (a recurrent
         run computed elsewhere, e.g. side by side with other candidates)."""
-        self._cache = (split.x, self.theta.copy(), trace)
+        self._cache = (split.x, backend.copy(self.theta), trace)
 
     def _loss(self, split, trace, need_delta):
         return _losses.evaluate(self.loss, self.net, {o: trace.z[o] for o in self.outputs},
@@ -212,7 +220,7 @@ class Problem:
         value, deltas = self._loss(split, trace, need_gradient)
         grad = backward(self.net, trace, deltas, self.grad, self.grad_views) if need_gradient else None
         if self.frozen is not None:
-            grad[self.frozen] = 0                   # weights that are not trainable stay
+            grad[self._frozen] = 0                  # weights that are not trainable stay
         value, grad = add_l2(self.net, self.l2, value, grad)
         if metric is not None:
             self.add_metric(metric, split, trace)
@@ -243,7 +251,7 @@ class Problem:
         n_out = split.targets_data.shape[1]
         for start in range(0, rows, VALUE_ROWS):
             block = split.take(slice(start, start + VALUE_ROWS))
-            weight = block.n if block.weight is None else float(np.sum(block.weight))
+            weight = block.n if block.weight is None else float(self.xp.sum(block.weight))
             value = self._value(block, metric)
             block_norm = _losses.normalizer(self.loss, weight, n_out)
             total, norm = total + value * block_norm, norm + block_norm
@@ -286,7 +294,7 @@ class NormalEquations:
         self.block_size = max(1, min(int(block_size), rows))
         self.seeds, self._work = seeds, None
         K = sum(net.layers[o].size for o in net.outputs)
-        self.n_errors = K * (split.n if split.weight is None else float(np.sum(split.weight)))
+        self.n_errors = K * (split.n if split.weight is None else float(problem.xp.sum(split.weight)))
 
     def _parts(self):
         """``(split, block_rows)``: blocks of independent rows run one at a time; a
@@ -305,35 +313,35 @@ class NormalEquations:
         network's dtype) whose symmetric rank-k update gives ``JᵀJ``, ``Jᵀe`` and
         ``eᵀe`` at once; the products are summed in float64.
         """
-        problem = self.problem
+        problem, xp = self.problem, self.problem.xp
         P, K = problem.theta.size, self.seeds
-        M = np.zeros((P + 1, P + 1))
+        M = xp.zeros((P + 1, P + 1), dtype=backend.dtype_of(xp, np.float64))
         for split, block_rows in self._parts():
             trace = problem.run(split)
             rows = split.shape[0] * split.shape[1]
             work = self._workspace(rows * K if block_rows is None else None)
-            into = None if block_rows is not None else work[:rows * K, :P].reshape(rows, K, P)
+            into = None if block_rows is not None else xp.reshape(work[:rows * K, :P], (rows, K, P))
             for J, e, _ in jacobian_blocks(problem.net, trace, split.targets, problem.scale, split.weight,
                                            block_rows, out=into):
                 m = e.size
-                block = self._workspace(m)[:m]
-                if not np.may_share_memory(J, block):
+                block = self._workspace(m)[:m, :]
+                if xp is not np or not np.may_share_memory(J, block):
                     block[:, :P] = J
                 block[:, P] = e
                 M += block.T @ block
             if metric is not None:
                 problem.add_metric(metric, split, trace)
         if problem.frozen is not None:              # a step never moves weights that are not trainable
-            f = np.flatnonzero(problem.frozen)
-            M[f, :], M[:, f] = 0, 0
-            M[f, f] = 1
-        return M[:P, :P], M[:P, P].copy(), float(M[P, P])
+            fixed = backend.asarray(np.append(problem.frozen, False).astype(np.float64), xp)
+            M = M * (1 - fixed)[:, None] * (1 - fixed)[None, :] + xp.eye(P + 1, dtype=M.dtype) * fixed
+        return M[:P, :P], backend.copy(M[:P, P]), float(M[P, P])
 
     def _workspace(self, rows):
         """The ``(rows, P + 1)`` workspace of the blocks (grown when needed; None: as it is)."""
         P = self.problem.theta.size
         if rows is not None and (self._work is None or self._work.shape[0] < rows):
-            self._work = np.empty((rows, P + 1), self.problem.net.dtype)
+            xp = self.problem.xp
+            self._work = xp.empty((rows, P + 1), dtype=backend.dtype_of(xp, self.problem.net.dtype))
         return self._work
 
     def candidate_sse(self, candidates, thetas):
@@ -363,6 +371,6 @@ class NormalEquations:
                 if problem.scale and name in problem.scale:
                     e = e * problem.scale[name]
                 if split.weight is not None:
-                    e = e * np.sqrt(split.weight)[:, None]
-                total += float(np.vdot(e, e))
+                    e = e * problem.xp.sqrt(split.weight)[:, None]
+                total += float(np.vdot(e, e)) if problem.xp is np else backend.dot(e, e)
         return total

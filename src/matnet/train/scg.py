@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .. import backend
+
 __all__ = ["scg_runner", "SCG_OPTIONS"]
 
 #: SCG's options and Møller's defaults.
@@ -21,20 +23,20 @@ def scg_runner(problem, monitor, options):
     """Full-batch SCG with Møller's constants ``sigma=5e-5``, ``lambda_=5e-7``."""
     sigma0, lam = options["sigma"], options["lambda_"]
     theta = problem.theta
-    dtype = theta.dtype
+    dtype = backend.numpy_dtype(theta.dtype)
 
     def evaluate(x, metric=None):
-        theta[...] = x.astype(dtype)
+        theta[...] = backend.astype(x, dtype)
         value, grad = problem.evaluate(metric=metric)
-        return value, grad.astype(np.float64)
+        return value, backend.astype(grad, np.float64, copy=True)
 
-    w = theta.astype(np.float64)
+    w = backend.astype(theta, np.float64, copy=True)
     metric = problem.fresh_metric()
     value, g = evaluate(w, metric)
-    if monitor(value, float(np.linalg.norm(g)), metric.value(), lambda_=lam):
+    if monitor(value, math.sqrt(backend.dot(g, g)), metric.value(), lambda_=lam):
         return None
     r = -g
-    p = r.copy()
+    p = backend.copy(r)
     lam_bar, success, k, P = 0.0, True, 0, w.size
     delta = 0.0
     while True:
@@ -60,7 +62,7 @@ def scg_runner(problem, monitor, options):
             r_new = -new_g
             lam_bar, success = 0.0, True
             if k % P == 0:
-                p = r_new.copy()
+                p = backend.copy(r_new)
             else:
                 beta = (float(r_new @ r_new) - float(r_new @ r)) / mu
                 p = r_new + beta * p
@@ -71,11 +73,11 @@ def scg_runner(problem, monitor, options):
             lam_bar, success = lam, False
         if comparison < 0.25:
             lam = min(lam + delta * (1 - comparison) / p2, 1e100)
-        theta[...] = w.astype(dtype)
+        theta[...] = backend.astype(w, dtype)
         metric = problem.fresh_metric()
         if success:
             value, g = evaluate(w, metric)   # recorded at the accepted point (metric needs the outputs)
         else:
             evaluate(w, metric)
-        if monitor(value, float(np.linalg.norm(g)), metric.value(), lambda_=lam):
+        if monitor(value, math.sqrt(backend.dot(g, g)), metric.value(), lambda_=lam):
             return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .base import WeightOperator
 
 __all__ = ["Dense", "Sum", "combine"]
@@ -44,6 +45,13 @@ class Dense(WeightOperator):
     def gradient(self, X, D, out=None):
         """``D.T @ X``, row-major like ``W``: ``(n_out * n_in,)`` (``out`` may also have
         ``W``'s shape)."""
+        xp = backend.namespace(D)
+        if xp is not np:
+            G = D.T @ X
+            if out is None:
+                return xp.reshape(G, (-1,))
+            out[...] = G if tuple(out.shape) == tuple(G.shape) else xp.reshape(G, out.shape)
+            return out
         if out is None:
             return np.matmul(D.T, X).reshape(-1)
         shape = self.W.shape
@@ -53,6 +61,13 @@ class Dense(WeightOperator):
     def jacobian(self, X, D, out=None):
         """``(batch, K, n_out * n_in)``: the outer products ``D[k, b] ⊗ X[b]``."""
         K, B, R = D.shape
+        xp = backend.namespace(D)
+        if xp is not np:
+            outer = xp.reshape(xp.permute_dims(D, (1, 0, 2))[:, :, :, None] * X[:, None, None, :], (B, K, -1))
+            if out is None:
+                return outer
+            out[...] = outer
+            return out
         J = np.empty((B, K, self.W.size), self.W.dtype) if out is None else out
         blocks = np.reshape(J, (B, K, R, X.shape[1]), copy=False)
         if K == 1:          # einsum's kernel writes one seed's outer products about 1.8x faster
@@ -91,6 +106,8 @@ class Sum(WeightOperator):
             out[:, columns] += op.rdot(D)
         return out
 
+    # a Sum holds compressed forms, which compute on NumPy only (Network.to)
+
     def to_dense(self):
         return _scatter(self.parts, self.shape, self.parts[0][0].dtype)
 
@@ -108,8 +125,24 @@ def combine(parts, n_in, dtype):
 
 
 def _scatter(parts, shape, dtype):
-    """The dense ``shape`` matrix with each part's matrix at its columns."""
-    M = np.zeros(shape, dtype)
+    """The dense ``shape`` matrix with each part's matrix at its columns (runs of
+    consecutive columns, so that any array library can write them)."""
+    xp = backend.namespace(parts[0][0].to_dense())
+    M = xp.zeros(shape, dtype=backend.dtype_of(xp, dtype))
     for op, columns in parts:
-        M[:, columns] += op.to_dense()
+        W = op.to_dense()
+        for into, start, stop in _runs(np.asarray(columns)):
+            M[:, into:into + stop - start] += W[:, start:stop]
     return M
+
+
+def _runs(columns):
+    """``(column, start, stop)`` for each run of consecutive ``columns``: entries
+    ``start:stop`` go to ``column:column + stop - start``."""
+    runs, columns = [], columns.tolist()
+    for i, column in enumerate(columns):
+        if runs and column == runs[-1][0] + i - runs[-1][1]:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([column, i, i + 1])
+    return [tuple(run) for run in runs]

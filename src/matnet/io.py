@@ -195,7 +195,8 @@ def _parse(text, fail):
     except json.JSONDecodeError as e:
         raise fail(f"{DOCUMENT} is not valid JSON ({e})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise fail(f"not a matnet model file (format is {document.get('format') if isinstance(document, dict) else None!r})")
+        found = document.get("format") if isinstance(document, dict) else None
+        raise fail(f"not a matnet model file (format is {found!r})")
     version = document.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise fail(f"invalid format version {version!r}")

@@ -656,7 +656,7 @@ class Network:
         name = backend.name_of(xp)
         for key, form in self._forms.items():
             fix = (f"turn it dense (mn.compress.to_dense) before moving the network to {name}" if moving else
-                   f"bring the network to numpy first (net.to('numpy'))")
+                   "bring the network to numpy first (net.to('numpy'))")
             raise ValueError(f"{weight_label(key)} is a {form.kind} weight, which computes on numpy only; {fix}")
         for c in self._connections.values():
             if c.propagate is not None:

@@ -73,7 +73,8 @@ def prepare_targets(net, T, n_samples, scale=True):
             raise ValueError(f"the network has outputs {', '.join(outputs)}; pass targets as a dict name -> array")
         T = {outputs[0]: T}
     if set(T) != set(outputs):
-        raise ValueError(f"targets must be given for exactly the outputs {', '.join(outputs)}, got {', '.join(map(str, T))}")
+        raise ValueError(f"targets must be given for exactly the outputs {', '.join(outputs)}, "
+                         f"got {', '.join(map(str, T))}")
     out = {}
     for name in outputs:
         size = net.layers[name].size

@@ -47,7 +47,8 @@ class Candidates:
             wide.add_layer(name, layer.size * self.k, layer.activation, layer.bias)
         for c in net.connections.values():
             rows, cols = net.weights[c.key].shape
-            wide.connect(c.source, c.target, np.zeros((rows * self.k, cols * (1 if c.source in net.inputs else self.k))),
+            width = cols * (1 if c.source in net.inputs else self.k)
+            wide.connect(c.source, c.target, np.zeros((rows * self.k, width)),
                          delays=c.delays)
         wide.outputs = net.outputs
         self.wide = wide

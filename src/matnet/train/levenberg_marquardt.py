@@ -278,7 +278,8 @@ def br_runner(problem, monitor, options):
             spectrum, A = None, beta * JtJ + alpha * xp.eye(theta.shape[0], dtype=JtJ.dtype)
             solve = lambda m: solve_damped(A, b, m)[0] * free  # noqa: E731
         if together is None:
-            objective = lambda: beta * equations.sse() + alpha * sum_squares(backend.astype(theta, np.float64))  # noqa: E731,E501
+            def objective():
+                return beta * equations.sse() + alpha * sum_squares(backend.astype(theta, np.float64))
             mu, steps = damped_step(theta, solve, mu, objective, F, opts)
         else:
             mu, steps = damped_steps_together(theta, solve, mu, lambda thetas: objectives(thetas, alpha, beta),

@@ -101,33 +101,34 @@ def _blocks(X, rows, size=None):
     :func:`_block_rows`): views of a contiguous ``X``, small gathered copies otherwise
     (never a copy of the whole)."""
     size = size or _block_rows(X)
+    rows = None if rows is None else np.asarray(rows)
+    if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
+        X, rows = X[int(rows[0]):int(rows[-1]) + 1], None          # consecutive rows: views, no gather
     if rows is None:
         for start in range(0, X.shape[0], size):
             yield X[start:start + size]
         return
-    rows = np.asarray(rows)
     for start in range(0, len(rows), size):
         yield backend.take(X, rows[start:start + size])
 
 
-def _count(X, rows):
-    return X.shape[0] if rows is None else len(rows)
-
-
 def _mean_var(X, rows=None):
-    """Column means and variances of the rows ``rows`` (default all), without a copy
-    of ``X``: sums over blocks in ``X``'s own dtype, added up in float64; then the
-    squared deviations from the mean the same way."""
-    n = max(_count(X, rows), 1)
-    xp = backend.namespace(X)
-    mean = sum(_host(xp.sum(block, axis=0)).astype(np.float64) for block in _blocks(X, rows)) / n
-    centre = backend.asarray(mean, xp, backend.numpy_dtype(X.dtype))
-    m2 = np.zeros(X.shape[1])
-    for block in _blocks(X, rows):
-        d = block - centre
+    """Column means and variances of the rows ``rows`` (default all) in one pass over
+    ``X``, without a copy: each block (in the cache) gives its sums and squared deviations
+    from its own mean in ``X``'s dtype, combined in float64 by Chan, Golub and LeVeque's
+    pairwise update."""
+    xp, dtype = backend.namespace(X), backend.numpy_dtype(X.dtype)
+    n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for block in _blocks(X, rows, 4 * _block_rows(X)):
+        n_b = block.shape[0]
+        mean_b = _host(xp.sum(block, axis=0)).astype(np.float64) / n_b
+        d = block - backend.asarray(mean_b, xp, dtype)
         d *= d
-        m2 += _host(xp.sum(d, axis=0))
-    return mean, m2 / n
+        delta, total = mean_b - mean, n + n_b                    # Chan, Golub & LeVeque's update
+        mean += delta * (n_b / total)
+        m2 += _host(xp.sum(d, axis=0)) + delta * delta * (n * n_b / total)
+        n = total
+    return mean, m2 / max(n, 1)
 
 
 def _host(column_values):

@@ -280,3 +280,53 @@ def test_one_sample_one_series_and_predict_ahead_equal_numpy():
     np.testing.assert_array_equal(host(state["x"]), ref_state["x"])
     ahead = mn.simulate.predict_ahead(moved, xs.asarray(U), xs.asarray(Y[:30]), 10)
     np.testing.assert_array_equal(host(ahead), mn.simulate.predict_ahead(narx, U, Y[:30], 10))
+
+
+def two_inputs_two_outputs():
+    net = mn.Network(seed=0)
+    net.add_input("a", 2)
+    net.add_input("b", 1)
+    net.add_layer("h", 3)
+    net.add_layer("y1", 1, "linear")
+    net.add_layer("y2", 1, "linear")
+    for source, target in (("a", "h"), ("b", "h"), ("h", "y1"), ("h", "y2"), ("b", "y2")):
+        net.connect(source, target)
+    net.outputs = ["y1", "y2"]
+    return net
+
+
+@pytest.mark.parametrize("case", ["validation", "restarts", "weights-and-l2", "two-in-two-out", "recurrent-br",
+                                  "memory-reduction"])
+def test_training_options_and_network_kinds_equal_numpy(case):
+    X, T = data(n=80)
+    U, Y = sequences(steps=30)
+    net, x, t = mn.mlp([3, 4, 2], seed=0), X, T
+    kwargs = dict(epochs=4, seed=0, progress=False)
+    if case == "validation":
+        kwargs.update(algorithm="adam", batch_size=16, validation=(X[:20], T[:20]))
+    elif case == "restarts":
+        kwargs.update(algorithm="lm", restarts=2)
+    elif case == "weights-and-l2":
+        kwargs.update(algorithm="lm", l2=0.01, sample_weight=np.linspace(0.2, 1.0, 80), record_weights=True)
+    elif case == "two-in-two-out":
+        net, x, t = two_inputs_two_outputs(), {"a": X[:, :2], "b": X[:, 2:]}, {"y1": T[:, :1], "y2": T[:, 1:]}
+        kwargs.update(algorithm="lm")
+    elif case == "recurrent-br":
+        net, x, t = mn.layer_recurrent([1], [3], n_inputs=2, n_outputs=2, seed=0), U, Y
+        kwargs.update(algorithm="br")
+    else:
+        kwargs.update(algorithm="lm", memory_reduction=3)
+    moved = on_strict(net)
+
+    def move(v):
+        return {k: xs.asarray(a) for k, a in v.items()} if isinstance(v, dict) else xs.asarray(v)
+    strict_kwargs = dict(kwargs)
+    if "validation" in kwargs:
+        strict_kwargs["validation"] = tuple(move(v) for v in kwargs["validation"])
+    history = net.fit(x, t, **kwargs)
+    moved_history = moved.fit(move(x), move(t), **strict_kwargs)
+    np.testing.assert_allclose(moved_history.train_loss, history.train_loss, rtol=1e-9)
+    np.testing.assert_allclose(moved_history.val_loss, history.val_loss, rtol=1e-9)
+    np.testing.assert_allclose(host(moved.theta), net.theta, rtol=1e-8, atol=1e-10)
+    if kwargs.get("record_weights"):
+        assert all(isinstance(w, np.ndarray) for w in moved_history.weights[-1].values())

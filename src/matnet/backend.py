@@ -129,8 +129,8 @@ def numpy_dtype(dtype):
 
 def take(x, rows):
     """The rows ``rows`` (an integer array, of any library, or a slice) of ``x``."""
-    if isinstance(rows, slice):
-        return x[rows]
+    if isinstance(rows, slice):                 # bounds within the axis, as the standard asks
+        return x[slice(*rows.indices(x.shape[0])), ...]
     xp = namespace(x)
     if xp is np:
         return x[rows]

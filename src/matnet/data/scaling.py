@@ -103,10 +103,10 @@ def _blocks(X, rows, size=None):
     size = size or _block_rows(X)
     rows = None if rows is None else np.asarray(rows)
     if rows is not None and len(rows) and rows[-1] - rows[0] == len(rows) - 1 and np.all(np.diff(rows) == 1):
-        X, rows = X[int(rows[0]):int(rows[-1]) + 1], None          # consecutive rows: views, no gather
+        X, rows = X[int(rows[0]):int(rows[-1]) + 1, ...], None     # consecutive rows: views, no gather
     if rows is None:
         for start in range(0, X.shape[0], size):
-            yield X[start:start + size]
+            yield X[start:min(start + size, X.shape[0]), ...]
         return
     for start in range(0, len(rows), size):
         yield backend.take(X, rows[start:start + size])

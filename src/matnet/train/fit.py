@@ -156,7 +156,9 @@ class Monitor:
                             train_metric=train_metric, val_metric=val_metric, test_metric=test_metric,
                             lr=lr, grad_norm=grad_norm, time=elapsed, val_fail=self.fails, **extra)
         if self.record_weights:
-            self.history.weights.append({k: backend.copy(v) for k, v in self.problem.net.weights.items()})
+            host = self.problem.xp is np            # kept on the host (a copy of a compressed form)
+            self.history.weights.append({k: v.copy() if host else backend.to_numpy(v)
+                                         for k, v in self.problem.net.weights.items()})
         self.progress.update(self.epoch, train=train_loss, val=val_loss)
         self.stop_reason = self._stop(train_loss, grad_norm, elapsed)
         return self.stop_reason is not None
@@ -422,7 +424,8 @@ def fit(net, X, T, algorithm="adam", loss=None, epochs=None, batch_size=None, lr
     progress : bool, optional
         Progress bar on standard error (default: when it is a terminal and not CI).
     record_weights : bool
-        Keep a copy of the weight matrices of every epoch in ``history.weights``.
+        Keep a copy of the weight matrices of every epoch in ``history.weights`` (NumPy
+        arrays, also for a network on another array library).
     restarts : int
         Train this many initialisations (the given weights, then ``restart_init``
         drawn from ``seed``) on the same division and keep the one with the lowest

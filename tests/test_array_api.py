@@ -330,3 +330,54 @@ def test_training_options_and_network_kinds_equal_numpy(case):
     np.testing.assert_allclose(host(moved.theta), net.theta, rtol=1e-8, atol=1e-10)
     if kwargs.get("record_weights"):
         assert all(isinstance(w, np.ndarray) for w in moved_history.weights[-1].values())
+
+
+@pytest.mark.parametrize("kind", ["static", "recurrent"])
+def test_sparse_weights_move_and_equal_numpy(kind):
+    """A pruned network's Sparse weights compute in the library too (a dense copy where
+    it has no sparse matrices, as array_api_strict; gathers for gradient and Jacobian)."""
+    if kind == "static":
+        net = mn.compress.prune(mn.mlp([6, 8, 2], seed=0), 0.5)
+        X, T = data(n=50, n_in=6)
+        args = (X, T)
+    else:
+        net = mn.compress.prune(mn.layer_recurrent([1, 2], [4], n_inputs=2, n_outputs=2, seed=0), 0.4)
+        args = sequences()
+    moved = on_strict(net)
+    assert moved.weights[next(iter(moved.weights))].kind == "sparse"
+    assert isinstance(moved.weights[next(iter(moved.weights))].data, Array)
+    strict_args = strict(*args)
+    np.testing.assert_allclose(host(problem_of(moved, *strict_args).evaluate()[1]),
+                               problem_of(net, *args).evaluate()[1], rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(host(mn.jacobian(moved, *strict_args)[0]), mn.jacobian(net, *args)[0], rtol=1e-11,
+                               atol=1e-14)
+    net.fit(*args, algorithm="lm", epochs=4, seed=0, progress=False)
+    moved.fit(*strict_args, algorithm="lm", epochs=4, seed=0, progress=False)
+    np.testing.assert_allclose(host(moved.theta), net.theta, rtol=1e-8, atol=1e-10)
+    back = moved.copy().to("numpy")
+    assert back.weights[next(iter(back.weights))].kind == "sparse"
+    np.testing.assert_array_equal(back.theta, host(moved.theta))
+
+
+@pytest.mark.parametrize("form", ["dense", "sparse"])
+@pytest.mark.parametrize("kind", ["static", "timedelay", "narx_open", "narx_closed", "layer_recurrent"])
+def test_every_network_kind_with_initial_states_equals_numpy(kind, form):
+    from test_core import _case               # the kinds and forms every core test runs
+
+    net, _, X, T, U, initial = _case(kind, form)
+    moved = on_strict(net)
+
+    def move(v):
+        if isinstance(v, dict):
+            return {k: xs.asarray(a) for k, a in v.items()}
+        return None if v is None else xs.asarray(v)
+    ours = moved(move(X)) if U is None else moved.simulate(move(U), initial=move(initial))[0]
+    theirs = net(X) if U is None else net.simulate(U, initial=initial)[0]
+    np.testing.assert_allclose(host(ours), theirs, rtol=1e-12, atol=1e-14)
+    g = problem_of(moved, move(X), move(T), initial=move(initial)).evaluate()[1]
+    np.testing.assert_allclose(host(g), problem_of(net, X, T, initial=initial).evaluate()[1], rtol=1e-10,
+                               atol=1e-13)
+    J, e = mn.jacobian(moved, move(X), move(T), initial=move(initial))
+    J0, e0 = mn.jacobian(net, X, T, initial=initial)
+    np.testing.assert_allclose(host(J), J0, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(host(e), e0, rtol=1e-12, atol=1e-14)

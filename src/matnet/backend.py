@@ -14,13 +14,15 @@ step                   NumPy                        CuPy
 =====================  ==========================  ===================================
 triangular solve       ``scipy.linalg``             ``cupyx.scipy.linalg``
 least squares          ``numpy.linalg.lstsq``       ``cupy.linalg.lstsq``
+sparse matrices        ``scipy.sparse``             ``cupyx.scipy.sparse``
 =====================  ==========================  ===================================
 
 Other namespaces solve triangular systems by ``linalg.solve`` and least squares by the
-pseudo-inverse.  Weights in a compressed form (SciPy's sparse matrices among them),
-graph propagations and index inputs compute on NumPy only (``Network.to`` says so), and
-so do the uses of a trained network above the engine (explanations, analyses, pictures,
-export, interop): :func:`on_host` runs them on a NumPy copy.  Dask arrays are not a
+pseudo-inverse, and multiply a ``Sparse`` weight as a dense matrix (they have no sparse
+matrices).  The other compressed forms (low rank, MPO, quantised), graph propagations
+and index inputs compute on NumPy only (``Network.to`` says so), and so do the uses of
+a trained network above the engine (explanations, analyses, pictures, export, interop,
+compression): :func:`on_host` runs them on a NumPy copy.  Dask arrays are not a
 namespace of the engine: :mod:`matnet.train.chunked` maps the engine over their chunks.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ import scipy.linalg
 
 __all__ = ["LIBRARIES", "namespace", "library", "name_of", "is_numpy", "asarray", "to_numpy", "dtype_of",
            "numpy_dtype", "take", "concat", "copy", "astype", "permute", "dot", "into", "solve_triangular",
-           "lstsq", "is_dask", "check_same", "on_host"]
+           "lstsq", "sparse_module", "is_dask", "check_same", "on_host"]
 
 #: Libraries ``net.to`` moves a network to.
 LIBRARIES = ("numpy", "cupy", "array_api_strict")
@@ -195,6 +197,18 @@ def lstsq(A, b):
     xp = namespace(A, b)
     solve = getattr(xp.linalg, "lstsq", None)
     return solve(A, b, rcond=None)[0] if solve is not None else xp.linalg.pinv(A) @ b
+
+
+def sparse_module(xp):
+    """The sparse matrices of namespace ``xp``: ``scipy.sparse`` for NumPy,
+    ``cupyx.scipy.sparse`` for CuPy, None for a library without them."""
+    if is_numpy(xp):
+        import scipy.sparse
+        return scipy.sparse
+    if name_of(xp) == "cupy":
+        import cupyx.scipy.sparse
+        return cupyx.scipy.sparse
+    return None
 
 
 def is_dask(x):

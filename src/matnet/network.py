@@ -567,7 +567,7 @@ class Network:
                     self._forms[key].bind(view)        # its parameters now live in theta
                     weights[key] = self._forms[key]
                 elif (kind, key) in old:
-                    view[...] = old[(kind, key)] if xp is np else backend.asarray(old[(kind, key)], xp, self.dtype)
+                    view[...] = backend.asarray(old[(kind, key)], xp, self.dtype)
         self.weights._views = weights
         self.biases._views = biases
         self.weights._aliases = {k[1]: v[1] for k, v in self._shared.items() if k[0] == "W"}
@@ -635,17 +635,15 @@ class Network:
         The parameter vector stays one contiguous array, so ``net.weights`` and
         ``net.biases`` stay views of it.  Data given to the network must then be arrays
         of the same library (``net(X)``, ``fit``); files always store NumPy arrays.
-        Weights in a compressed form, graph propagations and index inputs compute on
-        NumPy only.
+        ``Sparse`` weights move too; the other compressed forms, graph propagations and
+        index inputs compute on NumPy only.
         """
         xp = backend.library(library)
         if backend.name_of(xp) == self.library:
             return self
         self._check_library(xp)
-        theta = backend.asarray(self._theta, xp, self.dtype)
-        self.xp, self._theta = xp, theta
-        self.weights._views, self.biases._views = self.views(theta)
-        self.compiled = {}
+        self.xp = xp
+        self._relayout({})                 # the same values, in one vector of the library
         return self
 
     def _check_library(self, xp, moving=True):
@@ -655,6 +653,8 @@ class Network:
             return
         name = backend.name_of(xp)
         for key, form in self._forms.items():
+            if form.kind == "sparse":
+                continue
             fix = (f"turn it dense (mn.compress.to_dense) before moving the network to {name}" if moving else
                    "bring the network to numpy first (net.to('numpy'))")
             raise ValueError(f"{weight_label(key)} is a {form.kind} weight, which computes on numpy only; {fix}")

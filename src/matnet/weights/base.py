@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
+
 __all__ = ["WeightOperator", "WeightRepresentation", "singular_values_of", "top_singular_values",
            "default_top_k", "DENSE_SVD_ENTRIES"]
 
@@ -193,7 +195,7 @@ class WeightRepresentation(WeightOperator):
     def bind(self, buffer):
         """Move the parameters into ``buffer`` (a flat view of the network's parameter
         vector, length ``n_params``) and compute from there from now on."""
-        buffer[...] = self.params
+        buffer[...] = backend.asarray(self.params, backend.namespace(buffer))
         self._set_params(buffer)
 
     def with_params(self, flat):
@@ -231,7 +233,8 @@ class WeightRepresentation(WeightOperator):
         raise NotImplementedError
 
     def copy(self):
-        return type(self).from_arrays(self.shape, {k: np.array(v) for k, v in self.arrays().items()})
+        arrays = {k: np.array(backend.to_numpy(v)) for k, v in self.arrays().items()}     # on the host
+        return type(self).from_arrays(self.shape, arrays)
 
     def astype(self, dtype):
         arrays = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in self.arrays().items()}

@@ -90,26 +90,33 @@ class Sum(WeightOperator):
     kind = "sum"
 
     def __init__(self, parts, n_in):
-        self.parts = [(op, np.asarray(columns)) for op, columns in parts]
+        self.parts = [(op, np.asarray(columns), _runs(np.asarray(columns))) for op, columns in parts]
         self.shape = (self.parts[0][0].shape[0], n_in)
 
     def dot(self, X):
         out = None
-        for op, columns in self.parts:
-            part = op.dot(X[:, columns])
+        for op, _, runs in self.parts:
+            part = op.dot(_columns(X, runs))
             out = part if out is None else out + part
         return out
 
     def rdot(self, D):
-        out = np.zeros((D.shape[0], self.shape[1]), D.dtype)
-        for op, columns in self.parts:
-            out[:, columns] += op.rdot(D)
+        xp = backend.namespace(D)
+        out = xp.zeros((D.shape[0], self.shape[1]), dtype=D.dtype)
+        for op, _, runs in self.parts:
+            back = op.rdot(D)
+            for into, start, stop in runs:
+                out[:, into:into + stop - start] += back[:, start:stop]
         return out
-
-    # a Sum holds compressed forms, which compute on NumPy only (Network.to)
 
     def to_dense(self):
         return _scatter(self.parts, self.shape, self.parts[0][0].dtype)
+
+
+def _columns(X, runs):
+    """The columns of ``X`` that ``runs`` (:func:`_runs`) name, side by side (a view for one run)."""
+    blocks = [X[:, into:into + stop - start] for into, start, stop in runs]
+    return blocks[0] if len(blocks) == 1 else backend.concat(blocks, axis=1)
 
 
 def combine(parts, n_in, dtype):
@@ -129,7 +136,7 @@ def _scatter(parts, shape, dtype):
     consecutive columns, so that any array library can write them)."""
     xp = backend.namespace(parts[0][0].to_dense())
     M = xp.zeros(shape, dtype=backend.dtype_of(xp, dtype))
-    for op, columns in parts:
+    for op, columns, *_ in parts:
         W = op.to_dense()
         for into, start, stop in _runs(np.asarray(columns)):
             M[:, into:into + stop - start] += W[:, start:stop]

@@ -14,12 +14,19 @@ it is ever cached: one is wrapped around the live arrays (no copy) at each produ
   row by row as a small gather and matrix-vector product where the pattern is sparse, as
   a dense block product sampled at the pattern where a block of rows is dense enough.
   Temporaries stay under :data:`CHUNK_BYTES`; no dense ``(n_out, n_in)`` array is formed.
+
+Inside a network moved to another array library (``Network.to``), ``data`` is an array
+of that library: the products use its sparse matrices (``cupyx.scipy.sparse`` on CuPy,
+:func:`matnet.backend.sparse_module`), or a dense copy where it has none
+(``array_api_strict``), and the gradient and Jacobian gather the pattern's rows and
+columns (``take``), in chunks of at most :data:`CHUNK_BYTES`.
 """
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse
 
+from .. import backend
 from .base import WeightRepresentation
 
 __all__ = ["Sparse"]
@@ -105,6 +112,7 @@ class Sparse(WeightRepresentation):
         self.indices = indices.astype(idx, copy=False)
         self.data = data
         self._rows = None
+        self._placed = None             # (namespace, rows, indices) in the library of data
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -170,10 +178,31 @@ class Sparse(WeightRepresentation):
         return scipy.sparse.csc_array((self.data, self.indices, self.indptr),
                                       shape=self.shape[::-1], copy=False)
 
+    @property
+    def dtype(self):
+        return backend.numpy_dtype(self.data.dtype)
+
     def to_dense(self):
+        """The dense ``(n_out, n_in)`` matrix, a NumPy array (on the host)."""
         W = np.zeros(self.shape, dtype=self.dtype)
-        W[self.rows, self.indices] = self.data
+        W[self.rows, self.indices] = backend.to_numpy(self.data)
         return W
+
+    def _placed_pattern(self, xp):
+        """``(rows, indices)`` of the stored entries as integer arrays of ``xp`` (cached)."""
+        if self._placed is None or self._placed[0] is not xp:
+            self._placed = (xp, backend.asarray(self.rows.astype(np.int64), xp),
+                            backend.asarray(self.indices.astype(np.int64), xp))
+        return self._placed[1:]
+
+    def _matrix(self, xp):
+        """``W`` in a library other than NumPy: its sparse CSR matrix, or a dense array
+        where the library has no sparse matrices."""
+        module = backend.sparse_module(xp)
+        if module is None:
+            return backend.asarray(self.to_dense(), xp)
+        return module.csr_matrix((self.data, backend.asarray(self.indices, xp), backend.asarray(self.indptr, xp)),
+                                 shape=self.shape)
 
     # -- computing -------------------------------------------------------------------
     def entries(self):
@@ -183,12 +212,18 @@ class Sparse(WeightRepresentation):
 
     def dot(self, X):
         """``X @ W.T``: ``(batch, n_in) -> (batch, n_out)`` (an F-ordered array)."""
+        xp = backend.namespace(self.data)
+        if xp is not np:
+            return (self._matrix(xp) @ X.T).T
         X, single = self._batch(X, self.shape[1], "X")
         Y = (self.csr() @ X.T).T
         return Y[0] if single else Y
 
     def rdot(self, D):
         """``D @ W``: ``(batch, n_out) -> (batch, n_in)`` (an F-ordered array)."""
+        xp = backend.namespace(self.data)
+        if xp is not np:
+            return (self._matrix(xp).T @ D.T).T
         D, single = self._batch(D, self.shape[0], "D")
         Y = (self._csc_transpose() @ D.T).T
         return Y[0] if single else Y
@@ -196,6 +231,10 @@ class Sparse(WeightRepresentation):
     def gradient(self, X, D, out=None):
         """``g[p] = sum_b D[b, row_p] * X[b, col_p]``: the dense gradient ``D.T @ X`` at the
         pattern, ``(nnz,)``, computed without forming it."""
+        xp = backend.namespace(self.data)
+        if xp is not np:
+            return _gathered_gradient(*self._placed_pattern(xp), D, X, xp.empty(self.nnz, dtype=D.dtype)
+                                      if out is None else out)
         X, D = self._pair(X, D)
         out = self._grad_out(out)
         _sddmm(self.indptr, self.indices, self.rows, D, X, out)
@@ -203,6 +242,11 @@ class Sparse(WeightRepresentation):
 
     def jacobian(self, X, D, out=None):
         """``(batch, K, nnz)``: ``J[b, k, p] = D[k, b, row_p] * X[b, col_p]``."""
+        xp = backend.namespace(self.data)
+        if xp is not np:
+            K, B = D.shape[:2]
+            J = xp.empty((B, K, self.nnz), dtype=D.dtype) if out is None else out
+            return _gathered_jacobian(*self._placed_pattern(xp), D, X, J)
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
         J = np.empty((B, K, self.n_params), dtype=self.dtype) if out is None else out
@@ -212,6 +256,29 @@ class Sparse(WeightRepresentation):
             e = min(s + step, self.nnz)
             np.multiply(Dt[:, :, self.rows[s:e]], X[:, None, self.indices[s:e]], out=J[:, :, s:e])
         return J
+
+
+def _chunks(nnz, values_per_entry, itemsize):
+    """Slices of the ``nnz`` entries whose temporaries stay under :data:`CHUNK_BYTES`."""
+    step = max(1, CHUNK_BYTES // max(1, values_per_entry * itemsize))
+    return [slice(s, min(s + step, nnz)) for s in range(0, nnz, step)]
+
+
+def _gathered_gradient(rows, indices, D, X, out):
+    """``out[p] = D[:, rows[p]] · X[:, indices[p]]`` by gathers (any array library)."""
+    xp = backend.namespace(D)
+    for part in _chunks(out.shape[0], D.shape[0], backend.numpy_dtype(D.dtype).itemsize):
+        out[part] = xp.sum(xp.take(D, rows[part], axis=1) * xp.take(X, indices[part], axis=1), axis=0)
+    return out
+
+
+def _gathered_jacobian(rows, indices, D, X, J):
+    """``J[b, k, p] = D[k, b, rows[p]] * X[b, indices[p]]`` by gathers (any array library)."""
+    xp = backend.namespace(D)
+    Dt = backend.permute(D, (1, 0, 2))
+    for part in _chunks(J.shape[2], D.shape[0] * D.shape[1], backend.numpy_dtype(D.dtype).itemsize):
+        J[:, :, part] = xp.take(Dt, rows[part], axis=2) * xp.take(X, indices[part], axis=1)[:, None, :]
+    return J
 
 
 def _sddmm(indptr, indices, rows, D, X, out):

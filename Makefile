@@ -43,6 +43,8 @@ bench: $(VENV)/.bench
 	$(BIN)/python benchmarks/lm_scale.py
 	$(BIN)/python benchmarks/analysis_costs.py
 	$(BIN)/python benchmarks/quantization.py
+	$(BIN)/python benchmarks/lm_dask.py
+	$(BIN)/python benchmarks/gpu.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis

@@ -181,13 +181,8 @@ def _relu(z):
 
 
 def _relu_d(z, a):
-    return _as(z > 0, z)
-
-
-def _as(condition, z):
-    """A boolean array as ``z``'s dtype (NumPy multiplies bools without a cast)."""
-    xp = namespace(z)
-    return condition if xp is np else xp.astype(condition, z.dtype)
+    d = z > 0                # NumPy multiplies a bool array without changing the float dtype
+    return d if namespace(z) is np else _float(d, z)
 
 
 LEAKY_SLOPE = 0.01

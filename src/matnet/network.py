@@ -408,7 +408,7 @@ class Network:
             weight = self._check_form(key, weight, shape)
             self._forms[key] = weight
         else:
-            weight = backend.to_numpy(weight) if not isinstance(weight, list) else np.asarray(weight)
+            weight = backend.to_numpy(weight)
             if weight.shape != shape:
                 raise ValueError(f"{weight_label(key)} must have shape {shape_str(shape)} "
                                  f"({target} has {shape[0]} neurons, {source} sends {shape[1]} values), "
@@ -611,11 +611,11 @@ class Network:
     def get_flat(self):
         """A copy of all parameters as one vector (order in the module docstring), an
         array of the network's library (:meth:`to`)."""
-        return self._theta.copy() if self.xp is np else self.xp.asarray(self._theta, copy=True)
+        return backend.copy(self._theta)
 
     def set_flat(self, theta):
         """Set all parameters from one vector of length ``n_params``."""
-        theta = np.asarray(theta) if self.xp is np else backend.asarray(theta, self.xp, self.dtype)
+        theta = backend.asarray(theta, self.xp)
         if tuple(theta.shape) != tuple(self._theta.shape):
             raise ValueError(f"flat parameter vector must have shape ({self.n_params},), "
                              f"got {shape_str(theta.shape)}")

@@ -241,7 +241,7 @@ def _helpers_of(sources):
     and matnet's own small helpers."""
     text = "".join(sources)
     helpers = [_NAMESPACE] if "namespace(" in text else []
-    for helper in (activations._float, activations._as):
+    for helper in (activations._float,):
         if f"{helper.__name__}(" in text:
             helpers.append(textwrap.dedent(inspect.getsource(helper)))
     return helpers

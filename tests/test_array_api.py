@@ -87,11 +87,14 @@ def test_copy_keeps_the_library_and_files_store_numpy(tmp_path):
 def test_to_refuses_what_computes_on_numpy_only():
     with pytest.raises(ValueError, match="unknown array library 'torch'"):
         mn.mlp([2, 2, 1]).to("torch")
-    compressed = mn.mlp([6, 5, 1], seed=0)
-    compressed.weights["x", "h1"] = mn.weights.LowRank.from_dense(compressed.weights["x", "h1"], rank=2)
-    with pytest.raises(ValueError, match=r"W\[x→h1\] is a lowrank weight, which computes on numpy only"):
+    compressed = mn.compress.to_mpo(mn.mlp([6, 4, 1], seed=0), {("x", "h1"): (2, 3)}, {("x", "h1"): (2, 2)},
+                                    bond_dim=2, connections=[("x", "h1")])
+    with pytest.raises(ValueError, match=r"W\[x→h1\] is a mpo weight, which computes on numpy only"):
         compressed.to(STRICT)
     assert compressed.library == "numpy"
+    quantized = mn.compress.quantize(mn.mlp([6, 4, 1], seed=0), bits=8, calibration=np.ones((3, 6)))
+    with pytest.raises(ValueError, match="is a quantized weight"):
+        quantized.to(STRICT)
     graph = mn.gcn(np.eye(4) + np.eye(4, k=1) + np.eye(4, k=-1), [2, 3, 2], seed=0)
     with pytest.raises(ValueError, match="propagates over a graph"):
         graph.to(STRICT)
@@ -359,7 +362,7 @@ def test_sparse_weights_move_and_equal_numpy(kind):
     np.testing.assert_array_equal(back.theta, host(moved.theta))
 
 
-@pytest.mark.parametrize("form", ["dense", "sparse"])
+@pytest.mark.parametrize("form", ["dense", "sparse", "lowrank"])
 @pytest.mark.parametrize("kind", ["static", "timedelay", "narx_open", "narx_closed", "layer_recurrent"])
 def test_every_network_kind_with_initial_states_equals_numpy(kind, form):
     from test_core import _case               # the kinds and forms every core test runs

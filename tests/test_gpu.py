@@ -61,3 +61,12 @@ def test_sparse_weights_on_the_gpu_equal_numpy():
     np.testing.assert_allclose(problem_of(gpu, Xg, Tg).evaluate()[1].get(), problem_of(net, X, T).evaluate()[1],
                                rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(mn.jacobian(gpu, Xg, Tg)[0].get(), mn.jacobian(net, X, T)[0], rtol=1e-10, atol=1e-13)
+
+
+def test_low_rank_weights_on_the_gpu_equal_numpy():
+    net = mn.compress.to_low_rank(mn.mlp([3, 6, 2], seed=0), rank=2)
+    gpu = net.copy().to("cupy")
+    X, T = data()
+    Xg, Tg = cupy.asarray(X), cupy.asarray(T)
+    np.testing.assert_allclose(gpu(Xg).get(), net(X), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(mn.jacobian(gpu, Xg, Tg)[0].get(), mn.jacobian(net, X, T)[0], rtol=1e-10, atol=1e-13)

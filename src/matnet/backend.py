@@ -19,8 +19,8 @@ sparse matrices        ``scipy.sparse``             ``cupyx.scipy.sparse``
 
 Other namespaces solve triangular systems by ``linalg.solve`` and least squares by the
 pseudo-inverse, and multiply a ``Sparse`` weight as a dense matrix (they have no sparse
-matrices).  The other compressed forms (low rank, MPO, quantised), graph propagations
-and index inputs compute on NumPy only (``Network.to`` says so), and so do the uses of
+matrices); a ``LowRank`` weight needs only products.  MPO and quantised weights, graph
+propagations and index inputs compute on NumPy only (``Network.to`` says so), and so do the uses of
 a trained network above the engine (explanations, analyses, pictures, export, interop,
 compression): :func:`on_host` runs them on a NumPy copy.  Dask arrays are not a
 namespace of the engine: :mod:`matnet.train.chunked` maps the engine over their chunks.

@@ -42,6 +42,8 @@ from .weights.propagation import Propagation, propagation as _propagation
 __all__ = ["Network", "Layer", "Connection", "mlp", "timedelay", "layer_recurrent", "narx", "nar", "CycleError"]
 
 ARROW = "→"
+#: Weight forms that move with the network to another array library (:meth:`Network.to`).
+MOVABLE_FORMS = ("sparse", "lowrank")
 
 
 @dataclass(frozen=True)
@@ -635,8 +637,8 @@ class Network:
         The parameter vector stays one contiguous array, so ``net.weights`` and
         ``net.biases`` stay views of it.  Data given to the network must then be arrays
         of the same library (``net(X)``, ``fit``); files always store NumPy arrays.
-        ``Sparse`` weights move too; the other compressed forms, graph propagations and
-        index inputs compute on NumPy only.
+        ``Sparse`` and ``LowRank`` weights move too; MPO and quantised weights, graph
+        propagations and index inputs compute on NumPy only.
         """
         xp = backend.library(library)
         if backend.name_of(xp) == self.library:
@@ -653,7 +655,7 @@ class Network:
             return
         name = backend.name_of(xp)
         for key, form in self._forms.items():
-            if form.kind == "sparse":
+            if form.kind in MOVABLE_FORMS:
                 continue
             fix = (f"turn it dense (mn.compress.to_dense) before moving the network to {name}" if moving else
                    "bring the network to numpy first (net.to('numpy'))")

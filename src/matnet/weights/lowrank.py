@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .base import WeightRepresentation, _check_k
 
 __all__ = ["LowRank", "truncated_svd"]
@@ -123,22 +124,29 @@ class LowRank(WeightRepresentation):
     # -- parameters ------------------------------------------------------------------
     def _set_params(self, flat):
         (n_out, n_in), r = self.shape, self.rank
-        if flat.shape != (r * (n_out + n_in),):
+        if tuple(flat.shape) != (r * (n_out + n_in),):
             raise ValueError(f"params of shape {flat.shape}: expected ({r * (n_out + n_in)},)")
         self.params = flat
-        self.U = np.reshape(flat[: n_out * r], (n_out, r), copy=False)
-        self.V = np.reshape(flat[n_out * r:], (r, n_in), copy=False)
+        xp = backend.namespace(flat)            # views of the parameters, in their library
+        self.U = xp.reshape(flat[: n_out * r], (n_out, r))
+        self.V = xp.reshape(flat[n_out * r:], (r, n_in))
+
+    @property
+    def dtype(self):
+        return backend.numpy_dtype(self.params.dtype)
 
     def to_dense(self):
-        return self.U @ self.V
+        """The dense ``(n_out, n_in)`` matrix ``U V``, a NumPy array (on the host)."""
+        return backend.to_numpy(self.U @ self.V)
 
     def singular_values(self, k=None):
         """Singular values of ``W = U V``, descending, float64, ``(min(n_out, n_in),)`` (the
         largest ``k`` when given), without forming ``W``: with ``U = Q_U R_U`` and
         ``V.T = Q_V R_V`` (QR), ``W = Q_U (R_U R_V.T) Q_V.T`` has the singular values of the
         small ``R_U R_V.T``; zeros beyond the rank.  Costs ``O(r² (n_out + n_in))``."""
-        R_U = np.linalg.qr(self.U.astype(np.float64), mode="r")
-        R_V = np.linalg.qr(self.V.T.astype(np.float64), mode="r")
+        U, V = backend.to_numpy(self.U), backend.to_numpy(self.V)
+        R_U = np.linalg.qr(U.astype(np.float64), mode="r")
+        R_V = np.linalg.qr(V.T.astype(np.float64), mode="r")
         s = np.linalg.svd(R_U @ R_V.T, compute_uv=False)
         full = np.zeros(min(self.shape))
         full[: s.size] = s[: full.size]
@@ -147,18 +155,29 @@ class LowRank(WeightRepresentation):
     # -- computing -------------------------------------------------------------------
     def dot(self, X):
         """``X @ W.T = (X @ V.T) @ U.T``: ``(batch, n_in) -> (batch, n_out)``."""
+        if backend.namespace(self.params) is not np:
+            return (X @ self.V.T) @ self.U.T
         X, single = self._batch(X, self.shape[1], "X")
         Y = (X @ self.V.T) @ self.U.T
         return Y[0] if single else Y
 
     def rdot(self, D):
         """``D @ W = (D @ U) @ V``: ``(batch, n_out) -> (batch, n_in)``."""
+        if backend.namespace(self.params) is not np:
+            return (D @ self.U) @ self.V
         D, single = self._batch(D, self.shape[0], "D")
         Y = (D @ self.U) @ self.V
         return Y[0] if single else Y
 
     def gradient(self, X, D, out=None):
         """``[dU, dV]`` flat with ``dU = D.T @ (X @ V.T)``, ``dV = (D @ U).T @ X``."""
+        xp = backend.namespace(self.params)
+        if xp is not np:
+            g = backend.concat([xp.reshape(D.T @ (X @ self.V.T), (-1,)), xp.reshape((D @ self.U).T @ X, (-1,))])
+            if out is None:
+                return g
+            out[...] = g
+            return out
         X, D = self._pair(X, D)
         out = self._grad_out(out)
         n_u = self.U.size
@@ -169,6 +188,17 @@ class LowRank(WeightRepresentation):
     def jacobian(self, X, D, out=None):
         """``(batch, K, n_params)``: per sample ``dU = outer(D[k, b], V X[b])`` and
         ``dV = outer(U.T D[k, b], X[b])``."""
+        xp = backend.namespace(self.params)
+        if xp is not np:
+            K, B = D.shape[:2]
+            Dt, DUt = backend.permute(D, (1, 0, 2)), backend.permute(D @ self.U, (1, 0, 2))
+            blocks = [xp.reshape(Dt[:, :, :, None] * (X @ self.V.T)[:, None, None, :], (B, K, -1)),
+                      xp.reshape(DUt[:, :, :, None] * X[:, None, None, :], (B, K, -1))]
+            J = backend.concat(blocks, axis=2)
+            if out is None:
+                return J
+            out[...] = J
+            return out
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
         (n_out, n_in), r = self.shape, self.rank

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import WeightOperator
+from .base import WeightOperator, _into
 
 __all__ = ["Dense", "Sum", "combine"]
 
@@ -47,11 +47,8 @@ class Dense(WeightOperator):
         ``W``'s shape)."""
         xp = backend.namespace(D)
         if xp is not np:
-            G = D.T @ X
-            if out is None:
-                return xp.reshape(G, (-1,))
-            out[...] = G if tuple(out.shape) == tuple(G.shape) else xp.reshape(G, out.shape)
-            return out
+            G = D.T @ X                 # out may have W's shape or be flat
+            return _into(out, G if out is not None and tuple(out.shape) == tuple(G.shape) else xp.reshape(G, (-1,)))
         if out is None:
             return np.matmul(D.T, X).reshape(-1)
         shape = self.W.shape
@@ -64,10 +61,7 @@ class Dense(WeightOperator):
         xp = backend.namespace(D)
         if xp is not np:
             outer = xp.reshape(xp.permute_dims(D, (1, 0, 2))[:, :, :, None] * X[:, None, None, :], (B, K, -1))
-            if out is None:
-                return outer
-            out[...] = outer
-            return out
+            return _into(out, outer)
         J = np.empty((B, K, self.W.size), self.W.dtype) if out is None else out
         blocks = np.reshape(J, (B, K, R, X.shape[1]), copy=False)
         if K == 1:          # einsum's kernel writes one seed's outer products about 1.8x faster

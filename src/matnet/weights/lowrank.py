@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from .base import WeightRepresentation, _check_k
+from .base import WeightRepresentation, _check_k, _into
 
 __all__ = ["LowRank", "truncated_svd"]
 
@@ -174,10 +174,7 @@ class LowRank(WeightRepresentation):
         xp = backend.namespace(self.params)
         if xp is not np:
             g = backend.concat([xp.reshape(D.T @ (X @ self.V.T), (-1,)), xp.reshape((D @ self.U).T @ X, (-1,))])
-            if out is None:
-                return g
-            out[...] = g
-            return out
+            return _into(out, g)
         X, D = self._pair(X, D)
         out = self._grad_out(out)
         n_u = self.U.size
@@ -194,11 +191,7 @@ class LowRank(WeightRepresentation):
             Dt, DUt = backend.permute(D, (1, 0, 2)), backend.permute(D @ self.U, (1, 0, 2))
             blocks = [xp.reshape(Dt[:, :, :, None] * (X @ self.V.T)[:, None, None, :], (B, K, -1)),
                       xp.reshape(DUt[:, :, :, None] * X[:, None, None, :], (B, K, -1))]
-            J = backend.concat(blocks, axis=2)
-            if out is None:
-                return J
-            out[...] = J
-            return out
+            return _into(out, backend.concat(blocks, axis=2))
         X, D = self._triple(X, D)
         K, B = D.shape[:2]
         (n_out, n_in), r = self.shape, self.rank

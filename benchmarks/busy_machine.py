@@ -1,11 +1,13 @@
 """Training on a busy machine: Levenberg–Marquardt, Bayesian regularisation, minibatches.
 
-Seconds per epoch on four problems, alone and while a busy-loop process started by
+Seconds per epoch on five problems, alone and while a busy-loop process started by
 this script holds one core, interleaved (alone, busy, alone, ...), median of
 ``--repeats`` runs each, with the slowdown busy / alone:
 
 * ``demo``: the bundled maglev NARX demo (open loop, 1-10-1, delays 1:2; 4001 steps), lm and br;
 * ``2-20-1``: ``y = sin(x1) cos(x2)`` plus noise, 100,000 samples, lm and br;
+* ``10-45-1``: the same function of 10 inputs, 100,000 samples, 541 parameters, lm (its
+  normal equations on one worker thread per BLAS thread);
 * ``NNMF``: Dziugaite & Roy's network on generated ratings (80,000), Adam, batch 200;
 * ``20-64-64-1``: a small MLP on 50,000 samples, Adam, batch 200.
 
@@ -39,6 +41,13 @@ def wide_problem():
     X = rng.uniform(-2, 2, size=(100_000, 2))
     T = (np.sin(X[:, 0]) * np.cos(X[:, 1]))[:, None] + 0.01 * rng.normal(size=(100_000, 1))
     return lambda: mn.mlp([2, 20, 1], seed=0), X, T, 8
+
+
+def large_problem():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(100_000, 10))
+    T = (np.sin(X[:, 0]) * np.cos(X[:, 1]) + 0.1 * X[:, 2:].sum(axis=1))[:, None]
+    return lambda: mn.mlp([10, 45, 1], seed=0), X, T, 3
 
 
 def ratings_problem():
@@ -83,6 +92,7 @@ def main():
     print(f"{os.cpu_count()} CPUs; median of {args.repeats} interleaved runs; seconds per epoch")
     print(f"{'problem':<10} {'algorithm':<9} {'alone':>9} {'busy':>9} {'slowdown':>9}")
     problems = (("demo", demo_problem, ("lm", "br")), ("2-20-1", wide_problem, ("lm", "br")),
+                ("10-45-1", large_problem, ("lm",)),
                 ("NNMF", ratings_problem, ("adam",)), ("20-64-64-1", mlp_problem, ("adam",)))
     for name, problem, algorithms in problems:
         make, X, T, epochs = problem()

@@ -124,6 +124,58 @@ def test_block_accumulation_equals_the_full_matrix(weighted):
     assert NormalEquations(problem, memory_reduction=4).block_size == 26
 
 
+@pytest.mark.parametrize("form", ["dense", "low_rank", "frozen"])
+def test_blocks_on_several_workers_equal_one_worker(form, monkeypatch):
+    """Blocks shared out to workers (b mod workers, BLAS on one thread each) give the
+    one-worker sums, metric included, the same on every call."""
+    import matnet.train.problem as problem_module
+    rng = np.random.default_rng(1)
+    net = mn.mlp([3, 7, 2], seed=0)
+    if form == "low_rank":
+        net = mn.compress.to_low_rank(net, rank=2, connections=[("x", "h1")])
+    if form == "frozen":
+        net.connect("x", "y", rng.normal(size=(2, 3)), trainable=False)
+    X, T = rng.normal(size=(103, 3)), rng.normal(size=(103, 2))
+    problem = _problem(net, X, T, rng.uniform(0.5, 2, size=103))
+    monkeypatch.setattr(problem_module, "blas_threads", lambda: 3)
+    one = NormalEquations(problem, block_size=10)
+    assert one._workers() == 1                                  # few parameters: below PARALLEL_PARAMS
+    monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 1)
+    several = NormalEquations(problem, block_size=10)
+    assert several._workers() == 3
+    assert [len(range(103)[b]) for b, _ in several._blocks(3)] == [9] * 11 + [4]    # 4 rounds of 3 blocks
+    assert len(several._blocks()) == 11 and several._blocks(1) == several._blocks()
+    metrics = [problem.fresh_metric(), problem.fresh_metric()]
+    monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 10 ** 9)
+    serial = one.compute(metrics[0])
+    monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 1)
+    parallel = several.compute(metrics[1])
+    assert set(several._work) == {0, 1, 2}                       # each worker wrote its own workspace
+    np.testing.assert_allclose(parallel[0], serial[0], rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(parallel[1], serial[1], rtol=1e-13, atol=1e-14)
+    assert parallel[2] == pytest.approx(serial[2], rel=1e-13)
+    assert metrics[1].value() == pytest.approx(metrics[0].value(), rel=1e-13)
+    again = several.compute()
+    assert all(np.array_equal(a, b) for a, b in zip(again[:2], parallel[:2])) and again[2] == parallel[2]
+
+
+def test_lm_with_workers_trains_as_with_one(monkeypatch):
+    import matnet.train.problem as problem_module
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-1, 1, size=(3000, 4))
+    T = np.sin(X[:, :1] * 2) * X[:, 1:2]
+    monkeypatch.setattr(problem_module, "blas_threads", lambda: 2)
+    histories = []
+    for threshold in (10 ** 9, 1):
+        monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", threshold)
+        monkeypatch.setattr(problem_module, "BLOCK_ROWS", 500)
+        net = mn.mlp([4, 10, 1], seed=0)
+        histories.append((net.fit(X, T, algorithm="lm", epochs=5, progress=False, seed=0), net.get_flat()))
+    (h1, w1), (h2, w2) = histories
+    np.testing.assert_allclose(w2, w1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h2.val_loss, h1.val_loss, rtol=1e-9)
+
+
 def test_lm_fits_sine_to_1e_6():
     x = np.linspace(-np.pi, np.pi, 200)[:, None]
     net = mn.mlp([1, 10, 1], activation="tanh", seed=0)
@@ -265,3 +317,11 @@ def test_candidates_read_back_each_parameter_vector_exactly():
         for name in net.layers:
             np.testing.assert_allclose(part.a[name], alone.a[name], rtol=1e-13, atol=1e-15)
             np.testing.assert_allclose(part.z[name], alone.z[name], rtol=1e-13, atol=1e-15)
+
+
+def test_blas_threads_reads_the_limit_in_effect():
+    from matnet.threads import blas_threads, threads
+    before = blas_threads()
+    with threads(1):
+        assert blas_threads() == 1
+    assert blas_threads() == before >= 1

@@ -147,6 +147,11 @@ class Metric:
         else:
             self.pending.append(sums)
 
+    def merge(self, other):
+        """Add the batches ``other`` (a Metric of the same kind) has accumulated."""
+        other._settle()
+        self.sums += other.sums
+
     def _settle(self):
         """Bring the sums of other libraries to the host (one transfer per value)."""
         for sums in self.pending:

@@ -50,7 +50,7 @@ try:            # installed with matnet; without it BLAS keeps its own thread se
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "SMALL_PRODUCTS", "few_threads", "one_thread", "threads"]
+__all__ = ["SMALL", "SMALL_PRODUCTS", "blas_threads", "few_threads", "one_thread", "threads"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
@@ -67,15 +67,28 @@ def few_threads(order, small=SMALL):
     return threads(1) if order < small else nullcontext()
 
 
+def blas_threads():
+    """How many threads BLAS may use now (1 without threadpoolctl)."""
+    controller = _controller_()
+    if controller is None:
+        return 1
+    return max((lib.num_threads for lib in controller.lib_controllers if lib.user_api == "blas"), default=1)
+
+
+def _controller_():
+    """The threadpool controller (which libraries are loaded is looked up once)."""
+    global _controller
+    if _controller is None and ThreadpoolController is not None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
 def threads(n):
     """A context in which BLAS and LAPACK use at most ``n`` threads (``None``: as they
     are); the previous limits come back on exit."""
-    global _controller
     if n is None or ThreadpoolController is None:
         return nullcontext()
-    if _controller is None:          # which libraries are loaded is looked up once
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=int(n), user_api="blas")
+    return _controller_().limit(limits=int(n), user_api="blas")
 
 
 def one_thread():

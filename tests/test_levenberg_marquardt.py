@@ -1,4 +1,5 @@
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -143,6 +144,8 @@ def test_blocks_on_several_workers_equal_one_worker(form, monkeypatch):
     monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 1)
     several = NormalEquations(problem, block_size=10)
     assert several._workers() == 3
+    with ThreadPoolExecutor(1) as pool:                         # not from the main thread: one worker
+        assert pool.submit(several._workers).result() == 1
     assert [len(range(103)[b]) for b, _ in several._blocks(3)] == [9] * 11 + [4]    # 4 rounds of 3 blocks
     assert len(several._blocks()) == 11 and several._blocks(1) == several._blocks()
     metrics = [problem.fresh_metric(), problem.fresh_metric()]

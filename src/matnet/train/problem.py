@@ -17,6 +17,7 @@ only to this interface:
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -363,9 +364,12 @@ class NormalEquations:
     def _workers(self):
         """How many threads accumulate the blocks: one per BLAS thread in effect for a
         network on NumPy with at least :data:`PARALLEL_PARAMS` parameters whose rows are
-        independent; else 1."""
+        independent, called from the main thread; else 1.  (BLAS thread limits are the
+        process's: computations already running side by side in threads, such as a Dask
+        scheduler's chunks, would undo each other's limits.)"""
         problem = self.problem
-        if problem.whole or problem.xp is not np or problem.theta.size < PARALLEL_PARAMS:
+        if (problem.whole or problem.xp is not np or problem.theta.size < PARALLEL_PARAMS
+                or threading.current_thread() is not threading.main_thread()):
             return 1
         return max(1, blas_threads())
 

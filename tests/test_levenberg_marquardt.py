@@ -139,11 +139,14 @@ def test_blocks_on_several_workers_equal_one_worker(form, monkeypatch):
     X, T = rng.normal(size=(103, 3)), rng.normal(size=(103, 2))
     problem = _problem(net, X, T, rng.uniform(0.5, 2, size=103))
     monkeypatch.setattr(problem_module, "blas_threads", lambda: 3)
-    one = NormalEquations(problem, block_size=10)
+    monkeypatch.setattr(problem_module, "BLOCK_ROWS", 10)
+    one = NormalEquations(problem)
     assert one._workers() == 1                                  # few parameters: below PARALLEL_PARAMS
     monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 1)
-    several = NormalEquations(problem, block_size=10)
+    several = NormalEquations(problem)
     assert several._workers() == 3
+    for chosen in (dict(block_size=10), dict(memory_reduction=11)):   # the user's memory bound: one block at a time
+        assert NormalEquations(problem, **chosen)._workers() == 1
     with ThreadPoolExecutor(1) as pool:                         # not from the main thread: one worker
         assert pool.submit(several._workers).result() == 1
     assert [len(range(103)[b]) for b, _ in several._blocks(3)] == [9] * 11 + [4]    # 4 rounds of 3 blocks

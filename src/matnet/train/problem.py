@@ -282,7 +282,10 @@ class NormalEquations:
     under :data:`BLOCK_BYTES` and :data:`BLOCK_ROWS`.  A network without feedback from layers also runs its
     forward pass block by block, so memory is bounded by the block size and
     ``P²``; a recurrent network keeps its forward run (``rows × neurons``) and the
-    sensitivities of its last ``d_max`` steps.
+    sensitivities of its last ``d_max`` steps.  By default the blocks of a large network
+    may be computed by several workers, each with its own block and ``P²`` sum
+    (:meth:`compute`); a given ``block_size`` or ``memory_reduction`` keeps to one block
+    at a time.
     """
 
     def __init__(self, problem, block_size=None, memory_reduction=None):
@@ -293,6 +296,7 @@ class NormalEquations:
         seeds = max(s.stop for s in offsets.values())
         if block_size is not None and memory_reduction is not None:
             raise ValueError("give block_size or memory_reduction, not both")
+        self.chosen = block_size is not None or memory_reduction is not None    # the user's memory bound
         if memory_reduction is not None:
             if int(memory_reduction) < 1:
                 raise ValueError(f"memory_reduction must be a positive integer, got {memory_reduction}")
@@ -364,11 +368,12 @@ class NormalEquations:
     def _workers(self):
         """How many threads accumulate the blocks: one per BLAS thread in effect for a
         network on NumPy with at least :data:`PARALLEL_PARAMS` parameters whose rows are
-        independent, called from the main thread; else 1.  (BLAS thread limits are the
+        independent, called from the main thread, without a block size or memory reduction
+        chosen by the user; else 1.  (BLAS thread limits are the
         process's: computations already running side by side in threads, such as a Dask
         scheduler's chunks, would undo each other's limits.)"""
         problem = self.problem
-        if (problem.whole or problem.xp is not np or problem.theta.size < PARALLEL_PARAMS
+        if (self.chosen or problem.whole or problem.xp is not np or problem.theta.size < PARALLEL_PARAMS
                 or threading.current_thread() is not threading.main_thread()):
             return 1
         return max(1, blas_threads())

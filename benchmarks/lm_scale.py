@@ -6,7 +6,9 @@ and its normal equations; median of ``--repeats`` runs after a warm-up), the nor
 and ``JᵀJ``, ``Jᵀe`` accumulated; ``JᵀJ`` is NumPy's symmetric rank-k update for
 ``J.T @ J``), their rate in GFLOP/s counting ``n P²`` for ``JᵀJ``, that rate as a
 fraction of the machine's ``dgemm`` rate measured in the same run, and the normal
-equations' peak memory (tracemalloc).
+equations' peak memory (tracemalloc).  The normal equations are timed with the threads
+LM gives them: below ``LM_SMALL`` parameters BLAS on one thread and the blocks on one
+worker per BLAS thread.
 
     .venv/bin/python benchmarks/lm_scale.py [--repeats 3] [--largest 1000000]
 """
@@ -21,6 +23,8 @@ import numpy as np
 
 import matnet as mn
 from matnet.derivatives import problem_of
+from matnet.threads import few_threads
+from matnet.train.levenberg_marquardt import LM_SMALL
 
 CASES = [((10, 45, 1), 10_000), ((10, 45, 1), 100_000), ((10, 45, 1), 1_000_000),
          ((20, 100, 1), 10_000), ((20, 100, 1), 100_000), ((30, 90, 1), 10_000), ((30, 90, 1), 100_000)]
@@ -67,11 +71,12 @@ def main():
                                           progress=False)
             epochs.append((h.time[-1] - h.time[1]) / (h.epochs - 1))      # epoch 2: one whole LM epoch
         equations = problem_of(net, X, T).normal_equations()
-        tracemalloc.start()
-        equations.compute()
-        memory = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        normal = statistics.median(_seconds(equations.compute) for _ in range(args.repeats))
+        with few_threads(net.n_params, LM_SMALL):       # the threads LM's epochs run with
+            tracemalloc.start()
+            equations.compute()
+            memory = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            normal = statistics.median(_seconds(equations.compute) for _ in range(args.repeats))
         rate = n * net.n_params ** 2 / normal
         print(f"{'-'.join(map(str, sizes)):<10} {net.n_params:6d} {n:9d} {statistics.median(epochs):8.2f} "
               f"{normal:7.2f} {rate / 1e9:8.1f} {rate / peak:8.0%} {memory / 2**20:9.1f}")

@@ -138,13 +138,19 @@ def test_blocks_on_several_workers_equal_one_worker(form, monkeypatch):
         net.connect("x", "y", rng.normal(size=(2, 3)), trainable=False)
     X, T = rng.normal(size=(103, 3)), rng.normal(size=(103, 2))
     problem = _problem(net, X, T, rng.uniform(0.5, 2, size=103))
-    monkeypatch.setattr(problem_module, "blas_threads", lambda: 3)
+    monkeypatch.setattr(problem_module, "blas_threads", lambda: 1)      # as in a few_threads scope
+    monkeypatch.setattr(problem_module, "worker_threads", lambda: 3)
     monkeypatch.setattr(problem_module, "BLOCK_ROWS", 10)
     one = NormalEquations(problem)
     assert one._workers() == 1                                  # few parameters: below PARALLEL_PARAMS
     monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", 1)
     several = NormalEquations(problem)
     assert several._workers() == 3
+    monkeypatch.setattr(problem_module, "blas_threads", lambda: 2)      # BLAS threaded: only large networks
+    assert several._workers() == 1
+    monkeypatch.setattr(problem_module, "THREADED_PARAMS", 1)
+    assert several._workers() == 3
+    monkeypatch.setattr(problem_module, "blas_threads", lambda: 1)
     for chosen in (dict(block_size=10), dict(memory_reduction=11)):   # the user's memory bound: one block at a time
         assert NormalEquations(problem, **chosen)._workers() == 1
     with ThreadPoolExecutor(1) as pool:                         # not from the main thread: one worker
@@ -170,7 +176,7 @@ def test_lm_with_workers_trains_as_with_one(monkeypatch):
     rng = np.random.default_rng(2)
     X = rng.uniform(-1, 1, size=(3000, 4))
     T = np.sin(X[:, :1] * 2) * X[:, 1:2]
-    monkeypatch.setattr(problem_module, "blas_threads", lambda: 2)
+    monkeypatch.setattr(problem_module, "worker_threads", lambda: 2)    # LM's one-thread scope keeps them
     histories = []
     for threshold in (10 ** 9, 1):
         monkeypatch.setattr(problem_module, "PARALLEL_PARAMS", threshold)
@@ -326,8 +332,15 @@ def test_candidates_read_back_each_parameter_vector_exactly():
 
 
 def test_blas_threads_reads_the_limit_in_effect():
-    from matnet.threads import blas_threads, threads
+    from matnet.threads import blas_threads, few_threads, one_thread, threads, worker_threads
     before = blas_threads()
     with threads(1):
-        assert blas_threads() == 1
-    assert blas_threads() == before >= 1
+        assert blas_threads() == 1 and worker_threads() == 1
+    assert blas_threads() == before >= 1 and worker_threads() == before
+    with few_threads(10, small=400):                # small work: BLAS on one thread, the workers keep the rest
+        assert blas_threads() == 1 and worker_threads() == before
+        with one_thread():
+            assert worker_threads() == 1
+        assert worker_threads() == before
+    with few_threads(500, small=400):
+        assert blas_threads() == before

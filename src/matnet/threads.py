@@ -22,7 +22,10 @@ thread (``benchmarks/busy_machine.py``, seconds per epoch alone / with one busy 
 the maglev demo 1.6 / 5.7 ms with every thread, 1.7 / 1.7 ms on one; 2-20-1 on
 100,000 samples 61 / 164 ms and 65 / 66 ms).  So such work runs on one thread
 (:func:`few_threads`), scoped to the call: the user's own thread settings are left as
-they are.  Larger networks keep every thread.
+they are.  Larger networks keep every thread.  Levenberg–Marquardt extends the rule to
+:data:`~matnet.train.levenberg_marquardt.LM_SMALL` parameters, because the blocks of its
+normal equations, its one large product, run meanwhile on threads of matnet's own, one
+per BLAS thread the scope took away (:func:`worker_threads`).
 
 Minibatch steps are alike.  Adam epochs of a 20-h-h-1 network, batch 200, 20,000
 samples (seconds; multiply-adds of one batch's forward pass; median of 3, 2026-11-30):
@@ -43,14 +46,15 @@ when the machine is idle, and stays.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 
 try:            # installed with matnet; without it BLAS keeps its own thread settings
     from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "SMALL_PRODUCTS", "blas_threads", "few_threads", "one_thread", "threads"]
+__all__ = ["SMALL", "SMALL_PRODUCTS", "blas_threads", "few_threads", "one_thread", "threads", "worker_threads"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
@@ -59,12 +63,33 @@ SMALL = 400
 SMALL_PRODUCTS = 16_000_000
 
 _controller = None
+_workers = ContextVar("matnet_worker_threads", default=None)   # set by few_threads / one_thread
 
 
 def few_threads(order, small=SMALL):
     """A context in which BLAS and LAPACK use one thread when ``order < small`` (and
-    change nothing otherwise); the previous limits come back on exit."""
-    return threads(1) if order < small else nullcontext()
+    change nothing otherwise); the previous limits come back on exit.  Work that matnet
+    shares out to threads of its own, each on one BLAS thread (:func:`worker_threads`),
+    still gets as many threads as BLAS had."""
+    return _one_thread(worker_threads()) if order < small else nullcontext()
+
+
+@contextmanager
+def _one_thread(workers):
+    token = _workers.set(workers)
+    try:
+        with threads(1):
+            yield
+    finally:
+        _workers.reset(token)
+
+
+def worker_threads():
+    """How many threads of its own matnet may run side by side, each on one BLAS thread:
+    the BLAS threads in effect, or those before a :func:`few_threads` scope (1 in a
+    :func:`one_thread` scope)."""
+    workers = _workers.get()
+    return blas_threads() if workers is None else workers
 
 
 def blas_threads():
@@ -92,6 +117,6 @@ def threads(n):
 
 
 def one_thread():
-    """A context in which BLAS and LAPACK use one thread (e.g. runs of a sweep, whose
-    results then do not depend on how many run side by side)."""
-    return few_threads(0, small=1)
+    """A context in which BLAS and LAPACK use one thread and matnet no threads of its own
+    (e.g. runs of a sweep, whose results then do not depend on how many run side by side)."""
+    return _one_thread(1)

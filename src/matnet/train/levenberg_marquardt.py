@@ -153,18 +153,29 @@ def _check_loss(problem, algorithm):
     return 1.0 if problem.loss == "sse" else None
 
 
-def few_threads_when_small(runner):
+def few_threads_when_small(small):
     """Run a Jacobian method's epochs on one BLAS thread when the network has fewer than
-    :data:`~matnet.threads.SMALL` parameters: its products and solves are small, and
-    several threads collapse when another process holds a core (``benchmarks/busy_machine.py``)."""
-    def run(problem, monitor, options):
-        with few_threads(problem.theta.size):
-            return runner(problem, monitor, options)
-    run.__doc__, run.__name__ = runner.__doc__, runner.__name__
-    return run
+    ``small`` parameters: its products and solves are small, and several threads
+    collapse when another process holds a core (``benchmarks/busy_machine.py``).  The
+    normal equations still share their blocks out to as many workers as BLAS had threads."""
+    def decorate(runner):
+        def run(problem, monitor, options):
+            with few_threads(problem.theta.size, small):
+                return runner(problem, monitor, options)
+        run.__doc__, run.__name__ = runner.__doc__, runner.__name__
+        return run
+    return decorate
 
 
-@few_threads_when_small
+#: LM epochs of networks with fewer parameters run on one BLAS thread, their normal
+#: equations on one worker per BLAS thread (``benchmarks/lm_scale.py``; LM epochs of
+#: 10,000 samples, seconds, every BLAS thread / one with workers: 991 parameters 0.154 /
+#: 0.151, 1541: 0.401 / 0.393, 2201: 0.873 / 0.915).  BR's eigendecompositions keep
+#: :data:`~matnet.threads.SMALL` (991 parameters: 0.213 / 0.235).
+LM_SMALL = 2000
+
+
+@few_threads_when_small(LM_SMALL)
 def lm_runner(problem, monitor, options):
     """Levenberg–Marquardt with MATLAB ``trainlm``'s rules (see the module docstring).
 
@@ -224,7 +235,7 @@ def _norm(v):
     return math.sqrt(backend.dot(v, v))
 
 
-@few_threads_when_small
+@few_threads_when_small(SMALL)
 def br_runner(problem, monitor, options):
     """Bayesian regularisation (MacKay 1992; Foresee & Hagan 1997; MATLAB ``trainbr``).
 

@@ -29,10 +29,10 @@ from ..losses import Metric
 from ..backprop import add_l2, backward, jacobian_blocks, jacobian_seeds
 from ..prepare import error_scale
 from ..simulate import data_units, plan, run
-from ..threads import blas_threads, threads
+from ..threads import blas_threads, threads, worker_threads
 
 __all__ = ["Problem", "Split", "Selection", "Metric", "NormalEquations", "data_outputs", "BLOCK_BYTES", "BLOCK_ROWS",
-           "VALUE_ROWS", "PARALLEL_PARAMS"]
+           "VALUE_ROWS", "PARALLEL_PARAMS", "THREADED_PARAMS"]
 
 #: Default size of one block of the Jacobian (the normal equations' working memory).
 BLOCK_BYTES = 32 * 2 ** 20
@@ -47,6 +47,12 @@ BLOCK_ROWS = 2048
 #: 2.05 / 1.70 s; 541 with one busy core 1.10 / 0.53 s.  Each worker keeps its own
 #: ``(P + 1)²`` sum and workspace.
 PARALLEL_PARAMS = 200
+#: While BLAS runs threaded, only networks of at least this many parameters use workers:
+#: the threads that BLAS leaves spinning after the epoch's threaded calls take the
+#: workers' cores.  LM epochs (seconds; 10,000 samples; one worker / workers beside
+#: threaded BLAS / workers with BLAS on one thread): 541 parameters 0.056 / 0.077 / 0.050,
+#: 991: 0.154 / 0.187 / 0.151, 2201: 0.868 / 0.873 / 0.915, 2881: 1.68 / 1.58 / 1.81.
+THREADED_PARAMS = 2000
 #: Rows per block when a loss is evaluated without its gradient.
 VALUE_ROWS = 2048
 
@@ -369,14 +375,19 @@ class NormalEquations:
         """How many threads accumulate the blocks: one per BLAS thread in effect for a
         network on NumPy with at least :data:`PARALLEL_PARAMS` parameters whose rows are
         independent, called from the main thread, without a block size or memory reduction
-        chosen by the user; else 1.  (BLAS thread limits are the
+        chosen by the user, and either with BLAS on one thread (:func:`~matnet.threads.few_threads`:
+        the workers get the threads BLAS had) or with at least :data:`THREADED_PARAMS`
+        parameters; else 1.  (BLAS thread limits are the
         process's: computations already running side by side in threads, such as a Dask
         scheduler's chunks, would undo each other's limits.)"""
         problem = self.problem
-        if (self.chosen or problem.whole or problem.xp is not np or problem.theta.size < PARALLEL_PARAMS
+        P = problem.theta.size
+        if (self.chosen or problem.whole or problem.xp is not np or P < PARALLEL_PARAMS
                 or threading.current_thread() is not threading.main_thread()):
             return 1
-        return max(1, blas_threads())
+        if blas_threads() > 1 and P < THREADED_PARAMS:
+            return 1
+        return max(1, worker_threads())
 
     def _accumulate(self, blocks, metric=None, worker=0):
         """``[J e]ᵀ[J e]`` ``(P + 1, P + 1)`` in float64, summed over ``blocks`` in the

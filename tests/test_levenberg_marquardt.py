@@ -1,3 +1,4 @@
+import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
@@ -169,6 +170,29 @@ def test_blocks_on_several_workers_equal_one_worker(form, monkeypatch):
     assert metrics[1].value() == pytest.approx(metrics[0].value(), rel=1e-13)
     again = several.compute()
     assert all(np.array_equal(a, b) for a, b in zip(again[:2], parallel[:2])) and again[2] == parallel[2]
+
+
+def test_an_error_in_one_worker_stops_the_others(monkeypatch):
+    import matnet.train.problem as problem_module
+    rng = np.random.default_rng(3)
+    net = mn.mlp([3, 7, 2], seed=0)
+    problem = _problem(net, rng.normal(size=(400, 3)), rng.normal(size=(400, 2)))
+    for name, value in (("blas_threads", lambda: 1), ("worker_threads", lambda: 2), ("PARALLEL_PARAMS", 1),
+                        ("BLOCK_ROWS", 10)):
+        monkeypatch.setattr(problem_module, name, value)
+    equations = NormalEquations(problem)
+    split, taken = equations._split, []
+
+    def failing_split(rows):                    # block 1 (worker 1's first) cannot be built; others take 10 ms
+        taken.append(rows.start)
+        if rows.start == 10:
+            raise MemoryError("no room for this block")
+        time.sleep(0.01)
+        return split(rows)
+    monkeypatch.setattr(equations, "_split", failing_split)
+    with pytest.raises(MemoryError, match="no room"):
+        equations.compute()
+    assert len(equations._blocks(2)) == 40 and len(taken) < 20    # worker 0 stopped early
 
 
 def test_lm_with_workers_trains_as_with_one(monkeypatch):

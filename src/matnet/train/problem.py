@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -355,21 +355,33 @@ class NormalEquations:
         workers = self._workers()
         blocks = self._blocks(workers)
         workers = min(workers, len(blocks))
-        if workers == 1:
-            M = self._accumulate(blocks, metric)
-        else:
-            metrics = [None if metric is None else Metric(metric.kind) for _ in range(workers)]
-            with threads(1), ThreadPoolExecutor(workers, thread_name_prefix="matnet-normal-equations") as pool:
-                sums = list(pool.map(lambda i: self._accumulate(blocks[i::workers], metrics[i], i), range(workers)))
-            M = sums[0]
-            for other in sums[1:]:
-                M += other
-            for part in metrics if metric is not None else ():
-                metric.merge(part)
+        M = self._accumulate(blocks, metric) if workers == 1 else self._accumulate_on(workers, blocks, metric)
         if problem.frozen is not None:              # a step never moves weights that are not trainable
             fixed = backend.asarray(np.append(problem.frozen, False).astype(np.float64), xp)
             M = M * (1 - fixed)[:, None] * (1 - fixed)[None, :] + xp.eye(P + 1, dtype=M.dtype) * fixed
         return M[:P, :P], backend.copy(M[:P, P]), float(M[P, P])
+
+    def _accumulate_on(self, workers, blocks, metric=None):
+        """:meth:`_accumulate` with block ``b`` on worker ``b mod workers``, each worker
+        with BLAS on one thread; an error or Ctrl-C stops the others at their next block."""
+        metrics = [None if metric is None else Metric(metric.kind) for _ in range(workers)]
+        stop = threading.Event()
+        with threads(1), ThreadPoolExecutor(workers, thread_name_prefix="matnet-normal-equations") as pool:
+            jobs = [pool.submit(self._accumulate, blocks[i::workers], metrics[i], i, stop) for i in range(workers)]
+            try:
+                done, _ = wait(jobs, return_when=FIRST_EXCEPTION)
+                if any(job.exception() is not None for job in done):
+                    stop.set()
+                sums = [job.result() for job in jobs]
+            except BaseException:
+                stop.set()
+                raise
+        for part in metrics if metric is not None else ():
+            metric.merge(part)
+        M = sums[0]
+        for other in sums[1:]:
+            M += other
+        return M
 
     def _workers(self):
         """How many threads accumulate the blocks: one per BLAS thread in effect for a
@@ -389,13 +401,16 @@ class NormalEquations:
             return 1
         return max(1, worker_threads())
 
-    def _accumulate(self, blocks, metric=None, worker=0):
+    def _accumulate(self, blocks, metric=None, worker=0, stop=None):
         """``[J e]ᵀ[J e]`` ``(P + 1, P + 1)`` in float64, summed over ``blocks`` in the
-        workspace of ``worker`` (the outputs added to ``metric``)."""
+        workspace of ``worker`` (the outputs added to ``metric``; given an event ``stop``,
+        no further block once it is set)."""
         problem, xp = self.problem, self.problem.xp
         P, K = problem.theta.size, self.seeds
         M = xp.zeros((P + 1, P + 1), dtype=backend.dtype_of(xp, np.float64))
         for rows, block_rows in blocks:
+            if stop is not None and stop.is_set():
+                break
             split = self._split(rows)
             trace = problem.run(split)
             n = split.shape[0] * split.shape[1]

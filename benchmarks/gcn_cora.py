@@ -24,7 +24,7 @@ step with dropout and one evaluation of the validation loss and accuracy in eval
 Seconds per epoch = time / epochs run; medians, and the ratio PyG / matnet (> 1:
 matnet faster).  The data (``cora.content``, ``cora.cites``) is read from ``--data``.
 
-    .venv/bin/python benchmarks/gcn_cora.py                 # 10 splits x 10 seeds (x 3 for PyG)
+    .venv/bin/python benchmarks/gcn_cora.py                 # 10 splits x 10 seeds (x 3 for PyG), ~30 min
     .venv/bin/python benchmarks/gcn_cora.py --quick         # 2 x 2, a smoke run
     .venv/bin/python benchmarks/gcn_cora.py --threads 1
 """

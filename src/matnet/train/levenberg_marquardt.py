@@ -168,8 +168,8 @@ def few_threads_when_small(small):
 
 
 #: LM epochs of networks with fewer parameters run on one BLAS thread, their normal
-#: equations on one worker per BLAS thread (``benchmarks/lm_scale.py``; LM epochs of
-#: 10,000 samples, seconds, every BLAS thread / one with workers: 991 parameters 0.154 /
+#: equations on one worker per BLAS thread (3-epoch fits of 10,000 samples, 2026-11-30,
+#: seconds per epoch, every BLAS thread / one with workers: 991 parameters 0.154 /
 #: 0.151, 1541: 0.401 / 0.393, 2201: 0.873 / 0.915).  BR's eigendecompositions keep
 #: :data:`~matnet.threads.SMALL` (991 parameters: 0.213 / 0.235).
 LM_SMALL = 2000

@@ -318,9 +318,8 @@ class NormalEquations:
 
     def _blocks(self, workers=1):
         """``[(rows, block_rows)]``: blocks of independent rows (``rows`` a slice, or None
-        for all) run one at a time, as many for each of ``workers`` (each at most
-        ``block_size`` rows); a recurrent run whole, its Jacobian in blocks of
-        ``block_rows`` steps."""
+        for all) of at most ``block_size`` rows, as many for each of ``workers``; a
+        recurrent run whole, its Jacobian in blocks of ``block_rows`` steps."""
         n = self.problem.train.n
         if self.problem.whole:
             return [(None, self.block_size)]

@@ -368,3 +368,5 @@ def test_blas_threads_reads_the_limit_in_effect():
         assert worker_threads() == before
     with few_threads(500, small=400):
         assert blas_threads() == before
+    with one_thread(), few_threads(10, small=400):  # a sweep's run: no workers inside either
+        assert blas_threads() == 1 and worker_threads() == 1

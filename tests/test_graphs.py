@@ -141,7 +141,9 @@ def test_gradient_and_jacobian_match_finite_differences(kinds):
     net = graph_net(ring(), kinds)
     X, T = data()
     w = np.array([1, 0, 2, 0, 0.5, 1, 0, 1])
-    assert mn.check_gradient(net, X, T, sample_weight=w)["max_relative_error"] < 1e-6
+    # eps=1e-5: at the default 1e-6 the loss's last-bit differences between runs alone give
+    # 3e-7..1.2e-6 on a gradient entry of 1e-4 (kinds[2]); at 1e-5, 4e-8 on every run
+    assert mn.check_gradient(net, X, T, sample_weight=w, eps=1e-5)["max_relative_error"] < 1e-6
     J, e = mn.jacobian(net, X, T, sample_weight=w)
     nodes = np.flatnonzero(w)                 # unlabelled nodes (weight 0) have no rows
     assert J.shape == (len(nodes) * 2, net.n_params)

@@ -491,15 +491,27 @@ class _Recurrence:
                 backend.permute(xp.reshape(block, (K, S, B, -1)), (1, 2, 0, 3))
         sens = backend.concat([self.history, E], axis=1)       # (S, D + B, K', P)
         flat = xp.reshape(sens, (S, (D + B) * K, -1))           # step t's past: flat[:, tK:(t + D)K]
-        step = np.empty((S, K, flat.shape[-1]), E.dtype) if xp is np else None
-        for t in range(B):
-            if xp is np:
+        if xp is np and S == 1:             # one series: ndarray.dot's calls cost half of matmul's
+            self._one_series(window[0], flat[0], K, D)
+        elif xp is np:
+            step = np.empty((S, K, flat.shape[-1]), E.dtype)
+            for t in range(B):
                 np.matmul(window[:, t], flat[:, t * K:(t + D) * K], out=step)
                 flat[:, (t + D) * K:(t + D + 1) * K] += step
-            else:
+        else:
+            for t in range(B):
                 flat[:, (t + D) * K:(t + D + 1) * K, :] += window[:, t, :, :] @ flat[:, t * K:(t + D) * K, :]
         self.history = backend.copy(sens[:, B:, ...])
         return xp.reshape(sens[:, D:, ...], (S * B, K, -1))
+
+    @staticmethod
+    def _one_series(window, flat, K, D):
+        """The steps of one series on NumPy: ``window`` ``(B, K, D K)``, ``flat``
+        ``((D + B) K, P)``."""
+        step = np.empty((K, flat.shape[-1]), flat.dtype)
+        for t, G in enumerate(window):
+            G.dot(flat[t * K:(t + D) * K], out=step)
+            flat[(t + D) * K:(t + D + 1) * K] += step
 
 
 def stack_blocks(blocks, shape):

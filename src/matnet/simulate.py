@@ -33,7 +33,7 @@ import numpy as np
 from . import backend
 from .prepare import (as_rows, engine_rows, initial_states, prepare_inputs, prepare_sequences, stack_lagged,
                       state_scaling)
-from .weights import combine, is_compressed, operator
+from .weights import Dense, combine, is_compressed, operator
 from .weights.embedding import Embedding
 
 __all__ = ["Plan", "Trace", "plan", "run", "forward", "record", "predict", "predict_classes", "simulate",
@@ -323,37 +323,73 @@ def _with_bias(net, step, Z, n):
 def _run_over_time(net, p, trace, given):
     """The steps of a recurrent run on one buffer of every layer's values.
 
-    ``values`` ``(n_series, D + n_steps, N)`` holds all layers side by side (topological
-    order), the ``D`` initial states first.  At step ``t`` a layer reads the window
-    ``values[:, t:t + D + 1]`` — its delayed sources and the zero-delay sources computed
-    earlier in the step — through one operator that combines its connections from layers.
+    ``buffer`` ``(n_series, D + n_steps, 2 N)`` holds, per step, all layers' values side
+    by side (topological order), then their net-input terms known in advance (inputs
+    and bias); the ``D`` initial states come first.  At step ``t`` a layer's net input is
+    one product of the window ``buffer[:, t:t + D + 1]`` — its delayed sources, the
+    zero-delay sources computed earlier in the step and its own terms — with one matrix
+    that combines its connections from layers and an identity for its terms.
     """
     S, T = trace.shape
     offsets, N = layer_offsets(p)
-    D = max(p.delays.values())
-    xp = net.xp
-    values = xp.zeros((S, D + T, N), dtype=backend.dtype_of(xp, net.dtype))
+    D, M = max(p.delays.values()), 2 * N
+    xp, dtype = net.xp, backend.dtype_of(net.xp, net.dtype)
+    buffer = xp.zeros((S, D + T, M), dtype=dtype)
     for name, rows in offsets.items():
         d = p.delays[name]
         if d and name in given:
-            values[:, D - d:D, rows] = given[name][:, -d:, :]
-        trace.states[name] = backend.copy(values[:, D - d:D, rows])
-    steps = []                                 # per layer: net inputs, what it reads, f, where a goes
+            buffer[:, D - d:D, rows] = given[name][:, -d:, :]
+        trace.states[name] = backend.copy(buffer[:, D - d:D, rows])
+        buffer[:, D:, N + rows.start:N + rows.stop] = trace.series(trace.z[name])
+    steps = []                           # per layer: its net inputs (time-major), product, matrix, f, its values
     for step in p.steps:
-        parts = [(op, _window_columns(c, offsets, D, N)) for c, op in step.connections if c.key not in trace.x]
-        reads = combine(parts, (D + 1) * N, net.dtype).dot if parts else None
-        steps.append((backend.permute(trace.series(trace.z[step.layer]), (1, 0, 2)), reads,
-                      step.activation.function_in(xp), backend.permute(values[:, D:, offsets[step.layer]], (1, 0, 2))))
-    flat = xp.reshape(values, (S, -1))         # the window of step t: flat[:, t N:(t + D + 1) N]
-    for t in range(T):                         # (net inputs and values seen time-major: [t] is step t)
-        window = flat[:, t * N:(t + D + 1) * N]
-        for Z, reads, f, a in steps:
+        rows = offsets[step.layer]
+        parts = [(op, _window_columns(c, offsets, D, M)) for c, op in step.connections if c.key not in trace.x]
+        parts.append((Dense(xp.eye(step.size, dtype=dtype)), D * M + N + np.arange(rows.start, rows.stop)))
+        steps.append((_time_major(trace.z.pop(step.layer), S, T), *_product(combine(parts, (D + 1) * M, net.dtype), xp),
+                      _writer(step.activation, xp), backend.permute(buffer[:, D:, rows], (1, 0, 2))))
+    flat = xp.reshape(buffer, (S, -1))  # the window of step t: flat[:, t M:(t + D + 1) M]
+    for t in range(T):                  # (net inputs and values seen time-major: [t] is step t)
+        window = flat[:, t * M:(t + D + 1) * M]
+        for Z, product, W, write, a in steps:
             z = Z[t, ...]
-            if reads is not None:
-                z += reads(window)
-            a[t, ...] = f(z)
-    for name, rows in offsets.items():
-        trace.a[name] = as_rows(backend.copy(values[:, D:, rows]))
+            product(window, W, z)
+            write(z, a[t, ...])
+    for (Z, *_), step in zip(steps, p.steps):
+        trace.z[step.layer] = as_rows(backend.permute(Z, (1, 0, 2)))
+        trace.a[step.layer] = as_rows(backend.copy(buffer[:, D:, offsets[step.layer]]))
+
+
+def _time_major(Z, S, T):
+    """Storage ``(T, S, n)`` for a layer's net inputs in place of its terms known in
+    advance ``Z`` ``(S T, n)`` (copied into the buffer already): ``Z``'s own memory for
+    one series."""
+    xp = backend.namespace(Z)
+    return xp.reshape(Z, (T, 1, Z.shape[-1])) if S == 1 else xp.empty((T, S, Z.shape[-1]), dtype=Z.dtype)
+
+
+def _product(op, xp):
+    """``(product, W)``: ``product(window, W, out)`` writes ``window``'s product with the
+    operator ``op`` into ``out``.  A dense matrix on NumPy is multiplied by
+    ``ndarray.dot``, whose calls cost a third of ``@``'s on a time step's few rows."""
+    if op.kind == "dense" and xp is np:
+        return np.ndarray.dot, op.W.T
+    return _product_into, op
+
+
+def _product_into(window, op, out):
+    out[...] = op.dot(window)
+
+
+def _writer(activation, xp):
+    """``write(z, out)``: ``out[...] = f(z)`` (NumPy's ufunc writes it directly)."""
+    if activation.ufunc is not None and xp is np:
+        return activation.ufunc
+    f = activation.function
+
+    def write(z, out):
+        out[...] = f(z)
+    return write
 
 
 def layer_offsets(p):
@@ -365,11 +401,11 @@ def layer_offsets(p):
     return offsets, N
 
 
-def _window_columns(c, offsets, D, N):
+def _window_columns(c, offsets, D, M):
     """Where ``[a(t-d1); ...; a(t-dk)]`` of connection ``c`` lies in the flattened window
-    ``values[:, t:t + D + 1]`` (``N`` values per step, step ``t`` last)."""
+    ``buffer[:, t:t + D + 1]`` (``M`` entries per step, step ``t`` last)."""
     rows = np.arange(offsets[c.source].start, offsets[c.source].stop)
-    return np.concatenate([(D - d) * N + rows for d in c.delays])
+    return np.concatenate([(D - d) * M + rows for d in c.delays])
 
 
 # -- static use: one batch of samples ----------------------------------------------

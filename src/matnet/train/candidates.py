@@ -52,6 +52,17 @@ class Candidates:
                          delays=c.delays)
         wide.outputs = net.outputs
         self.wide = wide
+        self._into, self._from = self._positions()
+
+    def _positions(self):
+        """``(into, from)``: the wide network's parameter ``into[i]`` is entry ``from[i]``
+        of the copies' parameter vectors end to end (found once, by writing their indices)."""
+        P = self.net.n_params
+        self._write(np.arange(1, self.k * P + 1, dtype=np.float64).reshape(self.k, P))
+        into = np.flatnonzero(self.wide.theta)
+        taken = self.wide.theta[into].astype(np.int64) - 1
+        self.wide.theta[...] = 0
+        return into, taken
 
     @staticmethod
     def applies(net, rows, k):
@@ -67,6 +78,10 @@ class Candidates:
         """Write the parameter vectors ``thetas`` (at most ``k``; missing copies repeat
         the last) into the wide network's blocks."""
         thetas = list(thetas) + [thetas[-1]] * (self.k - len(thetas))
+        self.wide.theta[self._into] = np.concatenate(thetas)[self._from]
+
+    def _write(self, thetas):
+        """Write ``k`` parameter vectors into the wide network's blocks, connection by connection."""
         net, wide = self.net, self.wide
         for j, theta in enumerate(thetas):
             weights, biases = net.views(np.asarray(theta, dtype=net.dtype))

@@ -69,6 +69,59 @@ def test_several_series_and_continuation_from_the_final_state():
     np.testing.assert_allclose(np.concatenate([first, rest], axis=1), Y, rtol=1e-12, atol=1e-14)
 
 
+def _outside_loop_net(case, seed=0):
+    """Networks whose layers the run over time computes inside or outside its loop."""
+    net = mn.Network(seed=seed)
+    net.add_input("x", 2)
+    net.add_layer("h", 4, "tanh")
+    net.add_layer("y", 2, "linear")
+    net.connect("x", "h", delays=[0, 1])
+    net.connect("h", "y")
+    if case in ("narx", "narx+reader", "sparse feedback"):
+        net.connect("y", "h", delays=[1, 2])               # a fed-back linear output: composed
+        net.connect("x", "y", delays=[1])                  # with a delayed input term of its own
+    if case == "narx+reader":
+        net.add_layer("z", 3, "sigmoid")                   # reads the composed output with delay: after
+        net.connect("y", "z", delays=[1])
+        net.connect("h", "z")
+    if case == "layrec":
+        net.connect("h", "h", delays=[1, 2])               # outputs not fed back: after
+        net.add_layer("o", 1, "sigmoid")
+        net.connect("y", "o")
+    for name in net.biases:
+        net.biases[name] = np.random.default_rng(seed + 1).normal(size=net.layers[name].size)
+    return mn.compress.prune(net, 0.5, connections=[("y", "h")]) if case == "sparse feedback" else net
+
+
+@pytest.mark.parametrize("case, composed, after", [
+    ("narx", {"y"}, set()), ("narx+reader", {"y"}, {"z"}), ("layrec", set(), {"y", "o"}),
+    ("sparse feedback", set(), set())])
+def test_layers_outside_the_loop_equal_the_loop(case, composed, after, monkeypatch):
+    """A fed-back linear output is composed into its readers and outputs that are not
+    fed back are computed after the loop: every layer's net inputs and values, from
+    given initial states of two series, equal those of the plain loop over all layers
+    (and, from zero states, PyTorch's step-by-step run)."""
+    from matnet import simulate
+    net = _outside_loop_net(case)
+    found = simulate._outside_loop(net, simulate.plan(net))
+    assert (set(found[0]), found[1]) == (composed, after)
+    rng = np.random.default_rng(3)
+    U = rng.normal(size=(2, 9, 2))
+    initial = {name: rng.normal(size=(2, d, net.size_of(name))) for name, d in net.max_delays().items() if d}
+    traces = [simulate.record(net, U, initial)]
+    monkeypatch.setattr(simulate, "_outside_loop", lambda net, p: ({}, set()))
+    traces.append(simulate.record(net, U, initial))
+    for name in net.layers:
+        for field in ("z", "a"):
+            np.testing.assert_allclose(getattr(traces[0], field)[name], getattr(traces[1], field)[name],
+                                       rtol=1e-12, atol=1e-13, err_msg=f"{field} of {name}")
+        np.testing.assert_array_equal(traces[0].states[name], traces[1].states[name])
+    monkeypatch.undo()
+    for name, ref in torch_simulate(net, U[0]).items():
+        np.testing.assert_allclose(net.simulate(U[0])[0] if len(net.outputs) == 1 else net.simulate(U[0])[0][name],
+                                   ref.numpy(), rtol=1e-12, atol=1e-13)
+
+
 def test_initial_state_errors():
     net = _feedback_net()
     with pytest.raises(ValueError, match=r"initial state of 'y' must have shape \(3, 2\)"):

@@ -328,7 +328,9 @@ def _run_over_time(net, p, trace, given):
     and bias); the ``D`` initial states come first.  At step ``t`` a layer's net input is
     one product of the window ``buffer[:, t:t + D + 1]`` — its delayed sources, the
     zero-delay sources computed earlier in the step and its own terms — with one matrix
-    that combines its connections from layers and an identity for its terms.
+    that combines its connections from layers and an identity for its terms.  Layers
+    that need not be in the loop (:func:`_outside_loop`) are computed after it, for all
+    steps at once.
     """
     S, T = trace.shape
     offsets, N = layer_offsets(p)
@@ -340,12 +342,18 @@ def _run_over_time(net, p, trace, given):
         if d and name in given:
             buffer[:, D - d:D, rows] = given[name][:, -d:, :]
         trace.states[name] = backend.copy(buffer[:, D - d:D, rows])
-        buffer[:, D:, N + rows.start:N + rows.stop] = trace.series(trace.z[name])
+    composed, after = _outside_loop(net, p)
+    loop = [step for step in p.steps if step.layer not in composed and step.layer not in after]
     steps = []                           # per layer: its net inputs (time-major), product, matrix, f, its values
-    for step in p.steps:
+    for step in loop:
         rows = offsets[step.layer]
-        parts = [(op, _window_columns(c, offsets, D, M)) for c, op in step.connections if c.key not in trace.x]
-        parts.append((Dense(xp.eye(step.size, dtype=dtype)), D * M + N + np.arange(rows.start, rows.stop)))
+        parts = [(Dense(xp.eye(step.size, dtype=dtype)), D * M + N + np.arange(rows.start, rows.stop))]
+        for c, op in step.connections:
+            if c.source in composed:
+                parts += _through(net, c, composed[c.source], trace, offsets, D, M)
+            elif c.key not in trace.x:
+                parts.append((op, _window_columns(c, offsets, D, M)))
+        buffer[:, D:, N + rows.start:N + rows.stop] = trace.series(trace.z[step.layer])
         steps.append((_time_major(trace.z.pop(step.layer), S, T), *_product(combine(parts, (D + 1) * M, net.dtype), xp),
                       _writer(step.activation, xp), backend.permute(buffer[:, D:, rows], (1, 0, 2))))
     flat = xp.reshape(buffer, (S, -1))  # the window of step t: flat[:, t M:(t + D + 1) M]
@@ -355,9 +363,71 @@ def _run_over_time(net, p, trace, given):
             z = Z[t, ...]
             product(window, W, z)
             write(z, a[t, ...])
-    for (Z, *_), step in zip(steps, p.steps):
+    for (Z, *_), step in zip(steps, loop):
         trace.z[step.layer] = as_rows(backend.permute(Z, (1, 0, 2)))
         trace.a[step.layer] = as_rows(backend.copy(buffer[:, D:, offsets[step.layer]]))
+    for step in [step for step in p.steps if step.layer in composed] + [step for step in p.steps if step.layer in after]:
+        _after_loop(step, trace)
+
+
+def _outside_loop(net, p):
+    """``(composed, after)``: layers of a recurrent run that its loop over time need not
+    compute, as ``{layer: its connections from layers}`` and a set.
+
+    *After*: layers that only other such layers read, without delay (outputs that are
+    not fed back).  *Composed*: linear layers with dense weights that layers read only
+    with delay, themselves reading layers only without delay, layers that none reads
+    with delay (a NARX network's fed-back output): a reader in the loop takes their
+    sources' past values through the product of the two weights (:func:`_through`).
+    """
+    readers = {name: [] for name in p.sizes}
+    for c in net.connections.values():
+        if c.source in readers:
+            readers[c.source].append(c)
+    composed = {}
+    for step in p.steps:
+        sources = [c for c, _ in step.connections if c.source in net.layers]
+        if (step.activation.builtin and step.activation.name == "linear" and readers[step.layer]
+                and all(min(c.delays) >= 1 and c.target != step.layer and not is_compressed(net.weights[c.key])
+                        for c in readers[step.layer])
+                and all(c.delays == (0,) and p.delays[c.source] == 0 and not is_compressed(net.weights[c.key])
+                        for c in sources)):
+            composed[step.layer] = sources
+    after = set()
+    for step in reversed(p.steps):
+        if step.layer not in composed and all(c.delays == (0,) and c.target in after for c in readers[step.layer]):
+            after.add(step.layer)
+    return composed, after
+
+
+def _through(net, c, sources, trace, offsets, D, M):
+    """The parts of connection ``c`` from the composed layer ``L`` (:func:`_outside_loop`)
+    to a layer in the loop: for each delay ``d`` and each connection from layer ``s``
+    to ``L``, the weight ``W_c,d W_s`` reading ``s`` ``d`` steps back.  The terms of
+    ``L`` known in advance (its initial states before the first step) go into the
+    reader's through ``W_c,d``."""
+    xp, L = net.xp, c.source
+    W, n = net.weights[c.key], net.layers[L].size
+    padded = backend.concat([trace.states[L], trace.series(trace.z[L])], axis=1)
+    trace.z[c.target] += operator(W).dot(as_rows(stack_lagged(padded, trace.states[L].shape[1], c.delays, 0,
+                                                                 trace.shape[1])))
+    parts = []
+    for i, d in enumerate(c.delays):
+        for s in sources:
+            rows = np.arange(offsets[s.source].start, offsets[s.source].stop)
+            parts.append((Dense(W[:, i * n:(i + 1) * n] @ net.weights[s.key]), (D - d) * M + rows))
+    return parts
+
+
+def _after_loop(step, trace):
+    """Layer ``step``'s net inputs and values for all steps at once, from its terms known
+    in advance and what it reads of layers (computed already)."""
+    Z = trace.z[step.layer]
+    for c, op in step.connections:
+        if c.key not in trace.x:
+            Z += op.dot(trace.connection_input(c))
+    A = step.activation(Z)
+    trace.a[step.layer] = backend.copy(A) if A is Z else A
 
 
 def _time_major(Z, S, T):

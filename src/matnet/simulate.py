@@ -321,51 +321,51 @@ def _with_bias(net, step, Z, n):
 
 
 def _run_over_time(net, p, trace, given):
-    """The steps of a recurrent run on one buffer of every layer's values.
+    """The steps of a recurrent run on one buffer of the values of the layers in its loop.
 
-    ``buffer`` ``(n_series, D + n_steps, 2 N)`` holds, per step, all layers' values side
-    by side (topological order), then their net-input terms known in advance (inputs
-    and bias); the ``D`` initial states come first.  At step ``t`` a layer's net input is
-    one product of the window ``buffer[:, t:t + D + 1]`` — its delayed sources, the
-    zero-delay sources computed earlier in the step and its own terms — with one matrix
-    that combines its connections from layers and an identity for its terms.  Layers
-    that need not be in the loop (:func:`_outside_loop`) are computed after it, for all
-    steps at once.
+    ``buffer`` ``(n_series, D + n_steps, 2 N)`` holds, per step, the loop's layers' net-input
+    terms known in advance (inputs and bias), then their values, side by side
+    (topological order); the ``D`` initial states come first.  At step ``t`` a layer's
+    net input is one product of the window from the values of step ``t - D`` to those of
+    step ``t`` — its delayed sources, its own terms and the zero-delay sources computed
+    earlier in the step — with one matrix that combines its connections from layers and
+    an identity for its terms.  Layers that need not be in the loop
+    (:func:`_outside_loop`) are computed after it, for all steps at once.
     """
     S, T = trace.shape
-    offsets, N = layer_offsets(p)
-    D, M = max(p.delays.values()), 2 * N
     xp, dtype = net.xp, backend.dtype_of(net.xp, net.dtype)
-    buffer = xp.zeros((S, D + T, M), dtype=dtype)
-    for name, rows in offsets.items():
-        d = p.delays[name]
-        if d and name in given:
-            buffer[:, D - d:D, rows] = given[name][:, -d:, :]
-        trace.states[name] = backend.copy(buffer[:, D - d:D, rows])
+    for name, d in p.delays.items():
+        trace.states[name] = (backend.astype(given[name][:, -d:, :], net.dtype, copy=True) if d and name in given
+                              else xp.zeros((S, d, p.sizes[name]), dtype=dtype))
     composed, after = _outside_loop(net, p)
     loop = [step for step in p.steps if step.layer not in composed and step.layer not in after]
+    offsets, N = layer_offsets(loop)
+    D, M = max(p.delays.values()), 2 * N
+    buffer = xp.zeros((S, D + T, M), dtype=dtype)
     steps = []                           # per layer: its net inputs (time-major), product, matrix, f, its values
     for step in loop:
         rows = offsets[step.layer]
-        parts = [(Dense(xp.eye(step.size, dtype=dtype)), D * M + N + np.arange(rows.start, rows.stop))]
+        values = slice(N + rows.start, N + rows.stop)
+        buffer[:, D - p.delays[step.layer]:D, values] = trace.states[step.layer]
+        parts = [(Dense(xp.eye(step.size, dtype=dtype)), D * M - N + np.arange(rows.start, rows.stop))]
         for c, op in step.connections:
             if c.source in composed:
                 parts += _through(net, c, composed[c.source], trace, offsets, D, M)
             elif c.key not in trace.x:
                 parts.append((op, _window_columns(c, offsets, D, M)))
-        buffer[:, D:, N + rows.start:N + rows.stop] = trace.series(trace.z[step.layer])
-        steps.append((_time_major(trace.z.pop(step.layer), S, T), *_product(combine(parts, (D + 1) * M, net.dtype), xp),
-                      _writer(step.activation, xp), backend.permute(buffer[:, D:, rows], (1, 0, 2))))
-    flat = xp.reshape(buffer, (S, -1))  # the window of step t: flat[:, t M:(t + D + 1) M]
+        buffer[:, D:, rows] = trace.series(trace.z[step.layer])
+        steps.append((_time_major(trace.z.pop(step.layer), S, T), *_product(combine(parts, D * M + N, net.dtype), xp),
+                      _writer(step.activation, xp), backend.permute(buffer[:, D:, values], (1, 0, 2))))
+    flat = xp.reshape(buffer, (S, -1))  # the window of step t: flat[:, t M + N:(t + D + 1) M]
     for t in range(T):                  # (net inputs and values seen time-major: [t] is step t)
-        window = flat[:, t * M:(t + D + 1) * M]
+        window = flat[:, t * M + N:(t + D + 1) * M]
         for Z, product, W, write, a in steps:
             z = Z[t, ...]
             product(window, W, z)
             write(z, a[t, ...])
-    for (Z, *_), step in zip(steps, loop):
+    for (Z, *_, a), step in zip(steps, loop):
         trace.z[step.layer] = as_rows(backend.permute(Z, (1, 0, 2)))
-        trace.a[step.layer] = as_rows(backend.copy(buffer[:, D:, offsets[step.layer]]))
+        trace.a[step.layer] = as_rows(backend.copy(backend.permute(a, (1, 0, 2))))
     for step in [step for step in p.steps if step.layer in composed] + [step for step in p.steps if step.layer in after]:
         _after_loop(step, trace)
 
@@ -462,18 +462,18 @@ def _writer(activation, xp):
     return write
 
 
-def layer_offsets(p):
-    """``(offsets, N)``: each layer's slice of the stacked layer vector (topological order)."""
+def layer_offsets(steps):
+    """``(offsets, N)``: each layer's slice of the stacked vector of the layers of ``steps``."""
     offsets, N = {}, 0
-    for step in p.steps:
+    for step in steps:
         offsets[step.layer] = slice(N, N + step.size)
         N += step.size
     return offsets, N
 
 
 def _window_columns(c, offsets, D, M):
-    """Where ``[a(t-d1); ...; a(t-dk)]`` of connection ``c`` lies in the flattened window
-    ``buffer[:, t:t + D + 1]`` (``M`` entries per step, step ``t`` last)."""
+    """Where ``[a(t-d1); ...; a(t-dk)]`` of connection ``c`` lies in a window that starts
+    at the values of step ``t - D`` (``M`` entries per step)."""
     rows = np.arange(offsets[c.source].start, offsets[c.source].stop)
     return np.concatenate([(D - d) * M + rows for d in c.delays])
 

@@ -340,23 +340,10 @@ def _run_over_time(net, p, trace, given):
     composed, after = _outside_loop(net, p)
     loop = [step for step in p.steps if step.layer not in composed and step.layer not in after]
     offsets, N = layer_offsets(loop)
-    D, M = max(p.delays.values()), 2 * N
-    buffer = xp.zeros((S, D + T, M), dtype=dtype)
-    steps = []                           # per layer: its net inputs (time-major), product, matrix, f, its values
-    for step in loop:
-        rows = offsets[step.layer]
-        values = slice(N + rows.start, N + rows.stop)
-        buffer[:, D - p.delays[step.layer]:D, values] = trace.states[step.layer]
-        parts = [(Dense(xp.eye(step.size, dtype=dtype)), D * M - N + np.arange(rows.start, rows.stop))]
-        for c, op in step.connections:
-            if c.source in composed:
-                parts += _through(net, c, composed[c.source], trace, offsets, D, M)
-            elif c.key not in trace.x:
-                parts.append((op, _window_columns(c, offsets, D, M)))
-        buffer[:, D:, rows] = trace.series(trace.z[step.layer])
-        steps.append((_time_major(trace.z.pop(step.layer), S, T), *_product(combine(parts, D * M + N, net.dtype), xp),
-                      _writer(step.activation, xp), backend.permute(buffer[:, D:, values], (1, 0, 2))))
-    flat = xp.reshape(buffer, (S, -1))  # the window of step t: flat[:, t M + N:(t + D + 1) M]
+    D = max(p.delays.values())
+    buffer = xp.zeros((S, D + T, 2 * N), dtype=dtype)
+    steps = [_loop_step(net, step, trace, composed, buffer, offsets, D) for step in loop]
+    flat, M = xp.reshape(buffer, (S, -1)), 2 * N    # the window of step t: flat[:, t M + N:(t + D + 1) M]
     for t in range(T):                  # (net inputs and values seen time-major: [t] is step t)
         window = flat[:, t * M + N:(t + D + 1) * M]
         for Z, product, W, write, a in steps:
@@ -368,6 +355,27 @@ def _run_over_time(net, p, trace, given):
         trace.a[step.layer] = as_rows(backend.copy(backend.permute(a, (1, 0, 2))))
     for step in [step for step in p.steps if step.layer in composed] + [step for step in p.steps if step.layer in after]:
         _after_loop(step, trace)
+
+
+def _loop_step(net, step, trace, composed, buffer, offsets, D):
+    """Layer ``step``'s part of the loop over time: ``(Z, product, W, write, a)``, its net
+    inputs time-major, the product of a window with its matrix (:func:`_product`), its
+    activation (:func:`_writer`) and its values in ``buffer``, time-major; its terms known
+    in advance and its initial states written into ``buffer``."""
+    xp, dtype = net.xp, buffer.dtype
+    (S, _, M), N, rows = buffer.shape, buffer.shape[-1] // 2, offsets[step.layer]
+    values = slice(N + rows.start, N + rows.stop)
+    buffer[:, D - trace.states[step.layer].shape[1]:D, values] = trace.states[step.layer]
+    parts = [(Dense(xp.eye(step.size, dtype=dtype)), D * M - N + np.arange(rows.start, rows.stop))]
+    for c, op in step.connections:
+        if c.source in composed:
+            parts += _through(net, c, composed[c.source], trace, offsets, D, M)
+        elif c.key not in trace.x:
+            parts.append((op, _window_columns(c, offsets, D, M)))
+    buffer[:, D:, rows] = trace.series(trace.z[step.layer])
+    return (_time_major(trace.z.pop(step.layer), S, buffer.shape[1] - D),
+            *_product(combine(parts, D * M + N, net.dtype), xp),
+            _writer(step.activation, xp), backend.permute(buffer[:, D:, values], (1, 0, 2)))
 
 
 def _outside_loop(net, p):
@@ -406,7 +414,7 @@ def _through(net, c, sources, trace, offsets, D, M):
     to ``L``, the weight ``W_c,d W_s`` reading ``s`` ``d`` steps back.  The terms of
     ``L`` known in advance (its initial states before the first step) go into the
     reader's through ``W_c,d``."""
-    xp, L = net.xp, c.source
+    L = c.source
     W, n = net.weights[c.key], net.layers[L].size
     padded = backend.concat([trace.states[L], trace.series(trace.z[L])], axis=1)
     trace.z[c.target] += operator(W).dot(as_rows(stack_lagged(padded, trace.states[L].shape[1], c.delays, 0,

@@ -507,11 +507,14 @@ class _Recurrence:
     @staticmethod
     def _one_series(window, flat, K, D):
         """The steps of one series on NumPy: ``window`` ``(B, K, D K)``, ``flat``
-        ``((D + B) K, P)``."""
-        step = np.empty((K, flat.shape[-1]), flat.dtype)
-        for t, G in enumerate(window):
-            G.dot(flat[t * K:(t + D) * K], out=step)
-            flat[(t + D) * K:(t + D + 1) * K] += step
+        ``((D + B) K, P)``; each step's past and its sensitivities taken from strided
+        views (cheaper than slices per step)."""
+        B, P = window.shape[0], flat.shape[-1]
+        pasts = np.lib.stride_tricks.sliding_window_view(flat, (D * K, P))[::K, 0][:B]
+        step = np.empty((K, P), flat.dtype)
+        for G, past, sens in zip(window, pasts, flat.reshape(-1, K, P)[D:]):
+            G.dot(past, out=step)
+            sens += step
 
 
 def stack_blocks(blocks, shape):

@@ -343,9 +343,7 @@ def _run_over_time(net, p, trace, given):
     D = max(p.delays.values())
     buffer = xp.zeros((S, D + T, 2 * N), dtype=dtype)
     steps = [_loop_step(net, step, trace, composed, buffer, offsets, D) for step in loop]
-    flat, M = xp.reshape(buffer, (S, -1)), 2 * N    # the window of step t: flat[:, t M + N:(t + D + 1) M]
-    for t in range(T):                  # (net inputs and values seen time-major: [t] is step t)
-        window = flat[:, t * M + N:(t + D + 1) * M]
+    for t, window in enumerate(_windows(buffer, D, T)):   # (net inputs and values time-major: [t] is step t)
         for Z, product, W, write, a in steps:
             z = Z[t, ...]
             product(window, W, z)
@@ -355,6 +353,18 @@ def _run_over_time(net, p, trace, given):
         trace.a[step.layer] = as_rows(backend.copy(backend.permute(a, (1, 0, 2))))
     for step in [step for step in p.steps if step.layer in composed] + [step for step in p.steps if step.layer in after]:
         _after_loop(step, trace)
+
+
+def _windows(buffer, D, T):
+    """The window of each step ``t``: ``buffer``'s values of step ``t - D`` to those of step
+    ``t`` as one row per series ``(n_series, D M + N)`` (views; on NumPy taken from one
+    strided view, cheaper than a slice per step)."""
+    S, _, M = buffer.shape
+    xp, N = backend.namespace(buffer), M // 2
+    flat = xp.reshape(buffer, (S, -1))
+    if xp is np:
+        return np.lib.stride_tricks.sliding_window_view(flat, D * M + N, axis=1)[:, N::M][:, :T].transpose(1, 0, 2)
+    return (flat[:, t * M + N:(t + D + 1) * M] for t in range(T))
 
 
 def _loop_step(net, step, trace, composed, buffer, offsets, D):

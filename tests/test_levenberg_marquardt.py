@@ -313,8 +313,9 @@ def test_million_samples_train_in_bounded_memory():
 @pytest.mark.parametrize("algorithm,l2", [("lm", 0.0), ("lm", 1e-3), ("br", 0.0)])
 def test_closed_loop_trials_side_by_side_train_as_one_by_one(algorithm, l2, monkeypatch):
     """The damping trials of a recurrent network run side by side in one wide run
-    (train/candidates.py): the same epochs, damping, trials per epoch and weights as
-    trying them one after another."""
+    (train/candidates.py), two of them after an epoch that needed at most two, else four:
+    the same epochs, damping, trials per epoch and weights as trying them one after
+    another."""
     from matnet.train import candidates, levenberg_marquardt
     data = mn.datasets.narendra(300, seed=2)
 
@@ -324,9 +325,14 @@ def test_closed_loop_trials_side_by_side_train_as_one_by_one(algorithm, l2, monk
                             progress=False)
     used = []
     original = candidates.Candidates.run
-    monkeypatch.setattr(candidates.Candidates, "run", lambda self, split: used.append(1) or original(self, split))
+    monkeypatch.setattr(candidates.Candidates, "run", lambda self, split: used.append(self.k) or original(self, split))
     together, h_together = train()
     assert used, "the trials did not run side by side"
+    expected, width = [], levenberg_marquardt.TRIALS          # rounds of each epoch, in the width of its rule
+    for steps in h_together.inner_steps[1:]:
+        expected += [width] * -(-steps // width)
+        width = 2 if steps <= 2 else levenberg_marquardt.TRIALS
+    assert used[:len(expected)] == expected and {2, levenberg_marquardt.TRIALS} <= set(expected)
     monkeypatch.setattr(levenberg_marquardt.Candidates, "applies", staticmethod(lambda net, rows, k: False))
     alone, h_alone = train()
     assert h_together.epochs == h_alone.epochs and h_together.stop_reason == h_alone.stop_reason

@@ -11,9 +11,10 @@ by a Cholesky factorisation (a least-squares solve where the matrix is not posit
 definite).  μ falls by ``mu_dec`` after a step that lowers the loss and rises by
 ``mu_inc`` until one does; training stops when μ exceeds ``mu_max``.
 
-The trials of a small recurrent network run side by side, :data:`TRIALS` damping
-values in one run over time (:mod:`matnet.train.candidates`): a run's cost is its
-steps' overhead, so four trials cost about one, with the same result as one by one.
+The trials of a small recurrent network run side by side, up to :data:`TRIALS` damping
+values in one run over time (:mod:`matnet.train.candidates`, :class:`TrialRuns`): a
+run's cost is its steps' overhead, so four trials cost little more than one, with the
+same result as one by one.
 
 A network with feedback from layers (closed-loop NARX, layer-recurrent) starts with
 μ = :data:`RECURRENT_MU` unless ``mu`` is given: a nearly undamped first step on a
@@ -104,8 +105,43 @@ def damped_step(theta, solve, mu, objective, current, opts):
             return None, steps
 
 
-#: Damping trials of a recurrent network's epoch evaluated in one run, side by side.
+#: Most damping trials of a recurrent network's epoch evaluated in one run, side by side.
 TRIALS = 4
+#: Trials side by side after an epoch that needed at most this many: with μ lowered
+#: after each success an epoch most often takes its second trial (pyrenn's problems:
+#: 95 % of epochs), and a narrower run and fewer solves cost less.
+FEW_TRIALS = 2
+
+
+class TrialRuns:
+    """The damping trials of a recurrent network's epochs run side by side
+    (:class:`~matnet.train.candidates.Candidates`): each round tries as many as the last
+    epoch needed, at least :data:`FEW_TRIALS`, else :data:`TRIALS`; the accepted trial's
+    run is the next Jacobian's forward pass.  ``None`` from :meth:`of` where they cannot."""
+
+    def __init__(self, problem, equations):
+        self.problem, self.equations = problem, equations
+        self.runs, self.k = {}, TRIALS
+
+    @classmethod
+    def of(cls, problem, equations):
+        rows = problem.train.shape[0] * problem.train.shape[1]
+        return cls(problem, equations) if Candidates.applies(problem.net, rows, TRIALS) else None
+
+    def step(self, theta, solve, mu, value_of, current, opts):
+        """:func:`damped_steps_together` with ``value_of(sse, theta)`` the objective of a
+        trial from its sum of squared errors."""
+        def objectives(thetas):
+            k = FEW_TRIALS if len(thetas) <= FEW_TRIALS else TRIALS
+            if k not in self.runs:
+                self.runs[k] = Candidates(self.problem.net, k)
+            candidates = self.runs[k]
+            sums, wide = self.equations.candidate_sse(candidates, thetas)
+            return ([value_of(s, t) for s, t in zip(sums, thetas)],
+                    lambda j: self.problem.remember(self.problem.train, candidates.trace(wide, j)))
+        mu, steps = damped_steps_together(theta, solve, mu, objectives, current, opts, self.k)
+        self.k = FEW_TRIALS if steps <= FEW_TRIALS else TRIALS
+        return mu, steps
 
 
 def damped_steps_together(theta, solve, mu, objectives, current, opts, k=TRIALS):
@@ -197,14 +233,7 @@ def lm_runner(problem, monitor, options):
         w = backend.astype(parameters[weights], np.float64)
         return sse / norm + 0.5 * problem.l2 * backend.dot(w, w)
 
-    rows = problem.train.shape[0] * problem.train.shape[1]
-    together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
-
-    def objectives(thetas):            # the trials side by side; the accepted one's run is kept
-        sums, wide = equations.candidate_sse(together, thetas)
-        return ([objective(s, t) for s, t in zip(sums, thetas)],
-                lambda j: problem.remember(problem.train, together.trace(wide, j)))
-
+    together = TrialRuns.of(problem, equations)
     mu = opts["mu"] if opts["mu"] is not None else (RECURRENT_MU if problem.recurrent else 0.001)
     metric = problem.fresh_metric()
     JtJ, Jte, sse = equations.compute(metric)
@@ -219,8 +248,7 @@ def lm_runner(problem, monitor, options):
             mu, steps = damped_step(theta, lambda m: solve_damped(A, b, m)[0], mu,
                                     lambda: objective(equations.sse()), value, opts)
         else:
-            mu, steps = damped_steps_together(theta, lambda m: solve_damped(A, b, m)[0], mu, objectives, value,
-                                              opts)
+            mu, steps = together.step(theta, lambda m: solve_damped(A, b, m)[0], mu, objective, value, opts)
         if mu is None:
             return "mu_max"
         metric = problem.fresh_metric()
@@ -264,13 +292,7 @@ def br_runner(problem, monitor, options):
         x = x * free
         return backend.dot(x, x)
 
-    rows = problem.train.shape[0] * problem.train.shape[1]
-    together = Candidates(problem.net, TRIALS) if Candidates.applies(problem.net, rows, TRIALS) else None
-
-    def objectives(thetas, alpha, beta):    # the trials side by side; the accepted one's run is kept
-        sums, wide = equations.candidate_sse(together, thetas)
-        return ([beta * s + alpha * sum_squares(backend.astype(t, np.float64)) for s, t in zip(sums, thetas)],
-                lambda j: problem.remember(problem.train, together.trace(wide, j)))
+    together = TrialRuns.of(problem, equations)
 
     metric = problem.fresh_metric()
     JtJ, Jte, E_D = equations.compute(metric)
@@ -293,8 +315,9 @@ def br_runner(problem, monitor, options):
                 return beta * equations.sse() + alpha * sum_squares(backend.astype(theta, np.float64))
             mu, steps = damped_step(theta, solve, mu, objective, F, opts)
         else:
-            mu, steps = damped_steps_together(theta, solve, mu, lambda thetas: objectives(thetas, alpha, beta),
-                                              F, opts)
+            mu, steps = together.step(theta, solve, mu,
+                                      lambda s, t: beta * s + alpha * sum_squares(backend.astype(t, np.float64)),
+                                      F, opts)
         if mu is None:
             return "mu_max"
         metric = problem.fresh_metric()

@@ -1,10 +1,12 @@
 """Training on a busy machine: Levenberg–Marquardt, Bayesian regularisation, minibatches.
 
-Seconds per epoch on five problems, alone and while a busy-loop process started by
+Seconds per epoch on six problems, alone and while a busy-loop process started by
 this script holds one core, interleaved (alone, busy, alone, ...), median of
 ``--repeats`` runs each, with the slowdown busy / alone:
 
 * ``demo``: the bundled maglev NARX demo (open loop, 1-10-1, delays 1:2; 4001 steps), lm and br;
+* ``closed``: the same NARX with its loop closed (a Python step per time step, the damping
+  trials side by side), lm;
 * ``2-20-1``: ``y = sin(x1) cos(x2)`` plus noise, 100,000 samples, lm and br;
 * ``10-45-1``: the same function of 10 inputs, 100,000 samples, 541 parameters, lm (its
   normal equations on one worker thread per BLAS thread);
@@ -34,6 +36,11 @@ import matnet as mn
 def demo_problem():
     data = mn.datasets.maglev(n_steps=4001, seed=0)
     return lambda: mn.narx([1, 2], [1, 2], [10], seed=0), data.u, data.y, 40
+
+
+def closed_problem():
+    data = mn.datasets.maglev(n_steps=4001, seed=0)
+    return lambda: mn.narx([1, 2], [1, 2], [10], loop="closed", seed=0), data.u, data.y, 10
 
 
 def wide_problem():
@@ -91,7 +98,8 @@ def main():
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs; median of {args.repeats} interleaved runs; seconds per epoch")
     print(f"{'problem':<10} {'algorithm':<9} {'alone':>9} {'busy':>9} {'slowdown':>9}")
-    problems = (("demo", demo_problem, ("lm", "br")), ("2-20-1", wide_problem, ("lm", "br")),
+    problems = (("demo", demo_problem, ("lm", "br")), ("closed", closed_problem, ("lm",)),
+                ("2-20-1", wide_problem, ("lm", "br")),
                 ("10-45-1", large_problem, ("lm",)),
                 ("NNMF", ratings_problem, ("adam",)), ("20-64-64-1", mlp_problem, ("adam",)))
     for name, problem, algorithms in problems:

@@ -351,8 +351,9 @@ def _run_over_time(net, p, trace, given):
     for (Z, *_, a), step in zip(steps, loop):
         trace.z[step.layer] = as_rows(backend.permute(Z, (1, 0, 2)))
         trace.a[step.layer] = as_rows(backend.copy(backend.permute(a, (1, 0, 2))))
-    for step in [step for step in p.steps if step.layer in composed] + [step for step in p.steps if step.layer in after]:
-        _after_loop(step, trace)
+    for outside in (composed, after):   # composed layers first: layers after the loop may read them
+        for step in [step for step in p.steps if step.layer in outside]:
+            _after_loop(step, trace)
 
 
 def _windows(buffer, D, T):

@@ -22,9 +22,10 @@ closed loop often jumps to weights whose loop latches into saturation, with a co
 output and no gradient left (the loop gain went from 0.9 to 12 in one step).  Over 20
 seeds of a PT2 plant identified by pyrenn's ``[1, 2, 2, 1]`` closed-loop topology, the
 runs ending above half the output variance fell from 10–15 % (μ = 0.001, depending on
-the last bits of the arithmetic) to none, and those below a tenth rose from 60 % to 95 %; a layer-recurrent network improved alike
-(75 % to 100 %) and Narendra's plant was unaffected (``benchmarks/recurrent_seeds.py``;
-``tests/test_dynamic.py`` keeps ten seeds of each).
+the last bits of the arithmetic) to none, and those below a tenth rose from 60 % to 95 %;
+a layer-recurrent network improved alike (75 % to 100 %) and Narendra's plant was
+unaffected (``benchmarks/recurrent_seeds.py``; ``tests/test_dynamic.py`` keeps ten
+seeds of each).
 """
 from __future__ import annotations
 

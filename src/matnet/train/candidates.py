@@ -56,7 +56,8 @@ class Candidates:
 
     def _positions(self):
         """``(into, from)``: the wide network's parameter ``into[i]`` is entry ``from[i]``
-        of the copies' parameter vectors end to end (found once, by writing their indices)."""
+        of the copies' parameter vectors end to end (found once, by writing their indices
+        1 ... k P, exact in float32 too: ``k P`` stays far below 2²⁴)."""
         P = self.net.n_params
         self._write(np.arange(1, self.k * P + 1, dtype=np.float64).reshape(self.k, P))
         into = np.flatnonzero(self.wide.theta)

@@ -116,9 +116,10 @@ FEW_TRIALS = 2
 
 class TrialRuns:
     """The damping trials of a recurrent network's epochs run side by side
-    (:class:`~matnet.train.candidates.Candidates`): each round tries as many as the last
-    epoch needed, at least :data:`FEW_TRIALS`, else :data:`TRIALS`; the accepted trial's
-    run is the next Jacobian's forward pass.  ``None`` from :meth:`of` where they cannot."""
+    (:class:`~matnet.train.candidates.Candidates`): each round tries :data:`FEW_TRIALS`
+    after an epoch that needed at most that many, else :data:`TRIALS` (the first epoch
+    too); the accepted trial's run is the next Jacobian's forward pass.  :meth:`of` gives
+    None where the trials cannot run side by side."""
 
     def __init__(self, problem, equations):
         self.problem, self.equations = problem, equations

@@ -98,7 +98,7 @@ class Activation:
         docstring); None where the library has none.
     ufunc : numpy.ufunc or None
         The same function as one NumPy ufunc, which the time steps of a recurrent run
-        on NumPy call directly (:meth:`function_in`).
+        on NumPy call to write a layer's values in place (:meth:`function_in`).
     """
 
     name: str

@@ -422,9 +422,9 @@ def _outside_loop(net, p):
 def _through(net, c, sources, trace, offsets, D, M):
     """The parts of connection ``c`` from the composed layer ``L`` (:func:`_outside_loop`)
     to a layer in the loop: for each delay ``d`` and each connection from layer ``s``
-    to ``L``, the weight ``W_c,d W_s`` reading ``s`` ``d`` steps back.  The terms of
-    ``L`` known in advance (its initial states before the first step) go into the
-    reader's through ``W_c,d``."""
+    to ``L``, the weight ``W_c,d W_s`` reading ``s`` ``d`` steps back.  ``L``'s terms
+    known in advance (before the first step: its initial states) are added, through
+    ``W_c,d``, to the reader's own terms."""
     L = c.source
     W, n = net.weights[c.key], net.layers[L].size
     padded = backend.concat([trace.states[L], trace.series(trace.z[L])], axis=1)

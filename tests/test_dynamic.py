@@ -160,6 +160,38 @@ def test_bptt_gradient_and_dynamic_jacobian_equal_torch_and_finite_differences(b
     assert np.abs(J - numeric).max() / max(np.abs(numeric).max(), np.abs(e).max()) < 1e-8
 
 
+@pytest.mark.parametrize("steps, series, block_rows", [(70, 1, None), (81, 3, None), (150, 2, 200), (97, 1, 70)])
+@pytest.mark.parametrize("builder", [
+    lambda: mn.layer_recurrent([1, 2], [3, 2], n_inputs=2, n_outputs=2, seed=0),
+    lambda: mn.narx([1, 2], [1, 2], [4], n_inputs=2, n_outputs=2, seed=0).closed_loop(),
+    lambda: mn.narx([1, 3], [2], [3, 2], n_inputs=2, n_outputs=1, seed=1).closed_loop(),
+])
+def test_chunked_recurrence_equals_the_steps(builder, steps, series, block_rows, monkeypatch):
+    """Long blocks of steps run the Jacobian's recurrence in chunks: the Jacobian equals
+    the step-by-step one (whole chunks and a partial last one; several series; blocks
+    whose history carries over, some shorter than a chunked block), and finite
+    differences."""
+    from matnet import backprop
+    from matnet.derivatives import problem_of
+    net = builder()
+    rng = np.random.default_rng(7)
+    U = rng.normal(size=(series, steps, 2))
+    T = rng.normal(size=(series, steps, net.layers[net.outputs[0]].size))
+    problem = problem_of(net, U, T, "mse", 0.0, None, None)
+    trace = problem.run(problem.train)
+
+    def jacobian(chunked):
+        monkeypatch.setattr(backprop, "CHUNKED_STEPS", 64 if chunked else 10 ** 9)
+        return backprop.stack_blocks(backprop.jacobian_blocks(net, trace, problem.train.targets, problem.scale,
+                                                              block_rows=block_rows), trace.shape)
+    (J, e), (J_steps, e_steps) = jacobian(True), jacobian(False)
+    np.testing.assert_array_equal(e, e_steps)
+    np.testing.assert_allclose(J, J_steps, rtol=1e-10, atol=1e-12 * np.abs(J_steps).max())
+    if (steps, series) == (70, 1):
+        numeric = numeric_jacobian(net, lambda: problem.run(problem.train).a[net.outputs[0]])
+        assert np.abs(J - numeric).max() / np.abs(numeric).max() < 1e-7
+
+
 def test_adjacency_per_delay_round_trip():
     net = _feedback_net()
     A, nodes = net.adjacency()

@@ -137,6 +137,27 @@ def test_sparse_gradient_paths(threshold, chunk):
     close(J, DK.transpose(1, 0, 2)[:, :, rep.rows] * X[:, None, rep.indices])
 
 
+@pytest.mark.parametrize("size", [mw.dense.EINSUM_SIZE - 1, mw.dense.EINSUM_SIZE])
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dense_jacobian_into_columns(size, K, dtype):
+    """Both kernels (einsum per seed below ``EINSUM_SIZE`` entries, a broadcast multiply
+    from it) write the outer products into a strided block of columns of a larger
+    Jacobian and leave the other columns alone."""
+    rng = np.random.default_rng(K)
+    shape = (size // 8, 8) if size % 8 == 0 else (size // 7, 7)
+    W = rng.standard_normal(shape).astype(dtype)
+    rep = mw.Dense(W)
+    X = rng.standard_normal((5, W.shape[1])).astype(dtype)
+    DK = rng.standard_normal((K, 5, W.shape[0])).astype(dtype)
+    E = np.full((5, K, W.size + 3), 7.0, dtype)
+    assert rep.jacobian(X, DK, out=E[:, :, 2:2 + W.size]) is not None
+    close(E[:, :, 2:2 + W.size], (DK.transpose(1, 0, 2)[:, :, :, None] * X[:, None, None, :]).reshape(5, K, -1),
+          rtol=1e-6)
+    assert (E[:, :, :2] == 7).all() and (E[:, :, -1] == 7).all()
+    close(rep.jacobian(X, DK), E[:, :, 2:2 + W.size], rtol=1e-6)
+
+
 def test_sparse_from_dense_pattern():
     W = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0]])
     rep = Sparse.from_dense(W)

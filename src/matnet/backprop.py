@@ -35,13 +35,18 @@ one node and output at a time and sums over the graph (:func:`jacobian_blocks`).
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
 from . import backend
 from .simulate import plan
 
-__all__ = ["backward", "add_l2", "jacobian_blocks", "jacobian_seeds", "input_sensitivities"]
+__all__ = ["backward", "add_l2", "jacobian_blocks", "jacobian_seeds", "input_sensitivities", "CHUNKED_STEPS"]
+
+#: Blocks of at least this many time steps run the Jacobian's recurrence in chunks
+#: (:meth:`_Recurrence._chunked`).
+CHUNKED_STEPS = 64
 
 
 def backward(net, trace, deltas, out=None, out_views=None):
@@ -469,7 +474,12 @@ def input_sensitivities(net, trace, at_z=False):
 class _Recurrence:
     """``Σ(t) = E(t) + sum_d G_d(t) Σ(t-d)`` over consecutive blocks of steps, keeping
     the last ``d_max`` sensitivities between blocks (zero before the first step:
-    initial states are constants)."""
+    initial states are constants).
+
+    A long block on NumPy runs in chunks (:meth:`_chunked`): about ``√B`` products,
+    each over all chunks at once, and ``√B`` small ones instead of ``B``; shorter
+    blocks, and other array libraries, run step by step.
+    """
 
     def __init__(self, net, trace, layers, offsets):
         p = plan(net)
@@ -489,20 +499,30 @@ class _Recurrence:
             cols = self.offsets[source]
             window[:, :, :, (D - delay) * K + cols.start:(D - delay) * K + cols.stop] += \
                 backend.permute(xp.reshape(block, (K, S, B, -1)), (1, 2, 0, 3))
+        if xp is np and B >= CHUNKED_STEPS:
+            sens = self._chunked(window, E, self.history)
+            self.history = sens[:, B - D:].copy()
+            return np.reshape(sens, (S * B, K, -1))
         sens = backend.concat([self.history, E], axis=1)       # (S, D + B, K', P)
-        flat = xp.reshape(sens, (S, (D + B) * K, -1))           # step t's past: flat[:, tK:(t + D)K]
-        if xp is np and S == 1:             # one series: ndarray.dot's calls cost half of matmul's
-            self._one_series(window[0], flat[0], K, D)
-        elif xp is np:
-            step = np.empty((S, K, flat.shape[-1]), E.dtype)
-            for t in range(B):
-                np.matmul(window[:, t], flat[:, t * K:(t + D) * K], out=step)
-                flat[:, (t + D) * K:(t + D + 1) * K] += step
-        else:
-            for t in range(B):
-                flat[:, (t + D) * K:(t + D + 1) * K, :] += window[:, t, :, :] @ flat[:, t * K:(t + D) * K, :]
+        self._sweep(window, xp.reshape(sens, (S, (D + B) * K, -1)))
         self.history = backend.copy(sens[:, B:, ...])
         return xp.reshape(sens[:, D:, ...], (S * B, K, -1))
+
+    def _sweep(self, window, flat):
+        """The recurrence step by step, in place: ``window`` ``(S, B, K', D K')``, ``flat``
+        ``(S, (D + B) K', columns)``, the ``D`` known steps first; step ``t``'s past is
+        ``flat[:, t K':(t + D) K']``."""
+        S, B, K, DK = window.shape
+        if self.xp is np and S == 1:        # one series: ndarray.dot's calls cost half of matmul's
+            self._one_series(window[0], flat[0], K, DK // K)
+        elif self.xp is np:
+            step = np.empty((S, K, flat.shape[-1]), flat.dtype)
+            for t in range(B):
+                np.matmul(window[:, t], flat[:, t * K:t * K + DK], out=step)
+                flat[:, t * K + DK:(t + 1) * K + DK] += step
+        else:
+            for t in range(B):
+                flat[:, t * K + DK:(t + 1) * K + DK, :] += window[:, t, :, :] @ flat[:, t * K:t * K + DK, :]
 
     @staticmethod
     def _one_series(window, flat, K, D):
@@ -515,6 +535,52 @@ class _Recurrence:
         for G, past, sens in zip(window, pasts, flat.reshape(-1, K, P)[D:]):
             G.dot(past, out=step)
             sens += step
+
+    def _chunked(self, window, E, history):
+        """``Σ`` of a long block in chunks of ``L ≈ √B`` steps, written into ``E``
+        ``(S, B, K', P)``.
+
+        The recurrence is linear in its past ``x`` (the last ``D`` sensitivities, ``D K'``
+        rows), so within a chunk ``Σ(t) = Σ₀(t) + Ψ(t) x₀``: ``Σ₀`` started from zero
+        and ``Ψ`` from the identity, by one sweep over all chunks at once (``Ψ`` as
+        ``D K'`` more columns).  Then each chunk's starting past ``x₀`` follows from the
+        one before (a small product per chunk), and one product adds ``Ψ x₀``.
+        """
+        S, B, K, DK = window.shape
+        P, D = E.shape[-1], DK // K
+        L = max(D, math.isqrt(B - 1) + 1)
+        n = -(-B // L)
+        padded = np.zeros((S, n * L, K, DK), window.dtype)             # steps past the end: G = 0, E = 0
+        padded[:, :B] = window
+        chunks = np.zeros((S, n, D + L, K, P + DK), E.dtype)        # [Σ₀ | Ψ], the D known steps first
+        chunks[:, :, :D, :, P:] = np.eye(DK, dtype=E.dtype).reshape(D, K, DK)
+        for which, part in _chunks_of(E, L):
+            chunks[:, which, D:D + part.shape[2], :, :P] = part
+        self._sweep(padded.reshape(S * n, L, K, DK), chunks.reshape(S * n, (D + L) * K, P + DK))
+        last = chunks[:, :, L:].reshape(S, n, DK, P + DK)                    # each chunk's last D steps
+        starts = np.empty((S, n, DK, P), E.dtype)
+        starts[:, 0] = history.reshape(S, DK, P)
+        for j in range(n - 1):
+            np.matmul(last[:, j, :, P:], starts[:, j], out=starts[:, j + 1])
+            starts[:, j + 1] += last[:, j, :, :P]
+        for which, part in _chunks_of(E, L):                                # E is read: Σ goes there
+            rows = part.shape[2] * K
+            out = np.reshape(part, (S, -1, rows, P), copy=False)
+            np.matmul(chunks[:, which, D:, :, P:].reshape(S, -1, L * K, DK)[:, :, :rows], starts[:, which], out=out)
+            out += chunks[:, which, D:, :, :P].reshape(S, -1, L * K, P)[:, :, :rows]
+        return E
+
+
+def _chunks_of(A, L):
+    """``A`` ``(S, B, ...)`` as ``[(chunks, view)]``: its whole chunks of ``L`` steps,
+    ``(S, B // L, L, ...)``, and the partial one after them, if any (views)."""
+    S, B = A.shape[:2]
+    full = B // L
+    parts = [(slice(0, full), np.reshape(A[:, :full * L], (S, full, L, *A.shape[2:]), copy=False))]
+    if B > full * L:
+        parts.append((slice(full, full + 1), np.reshape(A[:, full * L:], (S, 1, B - full * L, *A.shape[2:]),
+                                                        copy=False)))
+    return parts
 
 
 def stack_blocks(blocks, shape):

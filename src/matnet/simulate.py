@@ -343,11 +343,11 @@ def _run_over_time(net, p, trace, given):
     D = max(p.delays.values())
     buffer = xp.zeros((S, D + T, 2 * N), dtype=dtype)
     steps = [_loop_step(net, step, trace, composed, buffer, offsets, D) for step in loop]
-    for t, window in enumerate(_windows(buffer, D, T)):   # (net inputs and values time-major: [t] is step t)
-        for Z, product, W, write, a in steps:
-            z = Z[t, ...]
-            product(window, W, z)
-            write(z, a[t, ...])
+    per_step = [(product, W, write, _by_step(Z), _by_step(a)) for Z, product, W, write, a in steps]
+    for t, window in enumerate(_windows(buffer, D, T)):
+        for product, W, write, z, a in per_step:
+            product(window, W, z[t])
+            write(z[t], a[t])
     for (Z, *_, a), step in zip(steps, loop):
         trace.z[step.layer] = as_rows(backend.permute(Z, (1, 0, 2)))
         trace.a[step.layer] = as_rows(backend.copy(backend.permute(a, (1, 0, 2))))
@@ -447,6 +447,20 @@ def _after_loop(step, trace):
             Z += op.dot(trace.connection_input(c))
     A = step.activation(Z)
     trace.a[step.layer] = backend.copy(A) if A is Z else A
+
+
+def _by_step(A):
+    """A time-major array indexed by step, ``[t]`` for ``A[t, ...]`` (NumPy's integer
+    index is its fast path; the array API indexes every axis)."""
+    return A if backend.namespace(A) is np else _Steps(A)
+
+
+class _Steps:
+    def __init__(self, A):
+        self.A = A
+
+    def __getitem__(self, t):
+        return self.A[t, ...]
 
 
 def _time_major(Z, S, T):

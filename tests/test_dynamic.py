@@ -165,6 +165,7 @@ def test_bptt_gradient_and_dynamic_jacobian_equal_torch_and_finite_differences(b
     lambda: mn.layer_recurrent([1, 2], [3, 2], n_inputs=2, n_outputs=2, seed=0),
     lambda: mn.narx([1, 2], [1, 2], [4], n_inputs=2, n_outputs=2, seed=0).closed_loop(),
     lambda: mn.narx([1, 3], [2], [3, 2], n_inputs=2, n_outputs=1, seed=1).closed_loop(),
+    lambda: mn.narx([1], [1], [3], n_inputs=2, n_outputs=1, seed=2).closed_loop(),     # one seed, one delay
 ])
 def test_chunked_recurrence_equals_the_steps(builder, steps, series, block_rows, monkeypatch):
     """Long blocks of steps run the Jacobian's recurrence in chunks: the Jacobian equals
@@ -180,11 +181,21 @@ def test_chunked_recurrence_equals_the_steps(builder, steps, series, block_rows,
     problem = problem_of(net, U, T, "mse", 0.0, None, None)
     trace = problem.run(problem.train)
 
+    chunked_blocks = []
+    chunked = backprop._Recurrence._chunked
+
+    def counted(self, *args):
+        chunked_blocks.append(args[0].shape[1])
+        return chunked(self, *args)
+    monkeypatch.setattr(backprop._Recurrence, "_chunked", counted)
+
     def jacobian(chunked):
         monkeypatch.setattr(backprop, "CHUNKED_STEPS", 64 if chunked else 10 ** 9)
+        monkeypatch.setattr(backprop, "CHUNKED_PRODUCTS", 10 ** 9)
         return backprop.stack_blocks(backprop.jacobian_blocks(net, trace, problem.train.targets, problem.scale,
                                                               block_rows=block_rows), trace.shape)
     (J, e), (J_steps, e_steps) = jacobian(True), jacobian(False)
+    assert chunked_blocks and min(chunked_blocks) >= 64
     np.testing.assert_array_equal(e, e_steps)
     np.testing.assert_allclose(J, J_steps, rtol=1e-10, atol=1e-12 * np.abs(J_steps).max())
     if (steps, series) == (70, 1):

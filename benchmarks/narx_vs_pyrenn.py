@@ -71,6 +71,8 @@ def jacobian_benchmark(steps, repeats=3):
     data, pnet = pyrenn.prepare_data(P, Y, pnet)
     net = matnet_like_pyrenn(pnet, pyrenn)
     times_p, times_m = [], []
+    pyrenn.RTRL(pnet, data)                                 # warm-ups
+    net.jacobian(P.T, Y.T)
     for _ in range(repeats):
         t = time.perf_counter()
         Jp, _, ep = pyrenn.RTRL(pnet, data)

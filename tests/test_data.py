@@ -75,6 +75,52 @@ def test_standard_scaling():
     np.testing.assert_allclose(s.invert(U), X)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("subset", [False, True])
+def test_passes_in_parts_on_threads_equal_one_pass(dtype, subset, monkeypatch):
+    """Large passes share their rows out to threads: ranges, means, variances, the
+    scaled copy and the finiteness check equal those of one pass (and NumPy's)."""
+    from matnet import threads
+    from matnet.prepare import _finite
+    rng = np.random.default_rng(1)
+    X = (rng.normal(3, 2, size=(1001, 7)) * [1, 10, 100, 1e3, 1e-3, 1, 5]).astype(dtype)
+    rows = np.sort(rng.choice(1001, 600, replace=False)) if subset else None
+    single = minmax(X, dtype, rows), standard(X, dtype, rows)
+    parts = []
+    monkeypatch.setattr(threads, "PASS_BYTES", 1)
+    monkeypatch.setattr(threads, "worker_threads", lambda: 3)
+    real = threads.over_rows
+
+    def counted(f, n_rows, nbytes):
+        out = real(f, n_rows, nbytes)
+        parts.append(len(out))
+        return out
+    monkeypatch.setattr(threads, "over_rows", counted)
+    from matnet.data import scaling
+    monkeypatch.setattr(scaling, "over_rows", counted)
+    both = minmax(X, dtype, rows), standard(X, dtype, rows)
+    assert parts == [3, 3]
+    for name, array in single[0].arrays().items():          # minima and maxima are exact
+        np.testing.assert_array_equal(both[0].arrays()[name], array)
+    for name, array in single[1].arrays().items():
+        np.testing.assert_allclose(both[1].arrays()[name], array, rtol=1e-12 if dtype == np.float64 else 1e-6)
+    picked = X if rows is None else X[rows]
+    np.testing.assert_array_equal(both[0].value, picked.min(axis=0))
+    np.testing.assert_allclose(both[1].value, picked.astype(np.float64).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(1 / both[1].scale, picked.astype(np.float64).std(axis=0), rtol=1e-5)
+    monkeypatch.setattr(threads, "PASS_BYTES", 8 * 2 ** 20)
+    one = both[1].apply(X)
+    monkeypatch.setattr(threads, "PASS_BYTES", 1)
+    np.testing.assert_array_equal(both[1].apply(X), one)
+    monkeypatch.setattr("matnet.prepare.over_rows", counted)
+    bad = X.copy()
+    bad[700, 5] = np.inf
+    with pytest.raises(ValueError, match="first at sample 700, feature 5"):
+        _finite(bad, "input 'x'", ("sample", "feature"))
+    _finite(X, "input 'x'", ("sample", "feature"))
+    assert parts[-3:] == [3, 3, 3]
+
+
 def test_encode_labels():
     E, classes = encode_labels(np.array(["b", "a", "b"]))
     assert classes == ["a", "b"] and E.tolist() == [[0, 1], [1, 0], [0, 1]]

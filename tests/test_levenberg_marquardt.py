@@ -376,3 +376,27 @@ def test_blas_threads_reads_the_limit_in_effect():
         assert blas_threads() == before
     with one_thread(), few_threads(10, small=400):  # a sweep's run: no workers inside either
         assert blas_threads() == 1 and worker_threads() == 1
+
+
+def test_over_rows_shares_large_passes_out_in_order(monkeypatch):
+    """Ranges cover the rows in order, one per worker thread but none below PASS_BYTES,
+    each in a thread of its own; one range, on the calling thread, for a small pass or in
+    a one-thread scope."""
+    import threading
+    from matnet import threads
+    seen = []
+
+    def part(a, b):
+        seen.append(threading.current_thread().name)
+        return a, b
+    monkeypatch.setattr(threads, "worker_threads", lambda: 3)
+    assert threads.over_rows(part, 10, 5 * threads.PASS_BYTES) == [(0, 3), (3, 6), (6, 10)]
+    assert len(seen) == 3 and all(name.startswith("matnet-data") for name in seen)
+    assert threads.over_rows(part, 10, 2 * threads.PASS_BYTES) == [(0, 5), (5, 10)]
+    assert threads.over_rows(part, 2, 5 * threads.PASS_BYTES) == [(0, 1), (1, 2)]
+    seen.clear()
+    assert threads.over_rows(part, 10, 2 * threads.PASS_BYTES - 1) == [(0, 10)]
+    assert seen == [threading.current_thread().name]
+    monkeypatch.undo()
+    with threads.one_thread():
+        assert threads.over_rows(part, 10, 10 * threads.PASS_BYTES) == [(0, 10)]

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import backend
 from ._format import shape_str
+from .threads import over_rows
 
 __all__ = ["prepare_inputs", "prepare_sequences", "initial_states", "connection_inputs", "engine_rows",
            "error_scale", "as_rows", "stack_lagged"]
@@ -62,15 +63,15 @@ def _numbers(x, what, xp=np):
 
 
 def _finite(x, what, axes):
-    """A clear error naming the first NaN or inf of ``x``.  A finite sum (in ``x``'s own
-    dtype, one pass without a temporary array) proves every value finite; only a
-    non-finite (or overflowing) sum looks element by element."""
+    """A clear error naming the first NaN or inf of ``x``.  Finite sums (in ``x``'s own
+    dtype, one pass without a temporary array, parts of a large ``x`` in threads) prove
+    every value finite; only a non-finite (or overflowing) sum looks element by element."""
     xp = backend.namespace(x)
     if xp is not np:
         if xp.isdtype(x.dtype, "real floating") and not bool(xp.all(xp.isfinite(x))):
             raise ValueError(f"{what} contains NaN or inf")
         return
-    if x.dtype.kind != "f" or np.isfinite(np.sum(x)):
+    if x.dtype.kind != "f" or all(np.isfinite(over_rows(lambda a, b: np.sum(x[a:b]), x.shape[0], x.nbytes))):
         return
     if not np.isfinite(x).all():
         where = np.argwhere(~np.isfinite(x))[0]

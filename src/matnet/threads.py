@@ -46,6 +46,7 @@ when the machine is idle, and stays.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 
@@ -54,13 +55,18 @@ try:            # installed with matnet; without it BLAS keeps its own thread se
 except ImportError:  # pragma: no cover - exercised in a subprocess by the tests
     ThreadpoolController = None
 
-__all__ = ["SMALL", "SMALL_PRODUCTS", "blas_threads", "few_threads", "one_thread", "threads", "worker_threads"]
+__all__ = ["SMALL", "SMALL_PRODUCTS", "PASS_BYTES", "blas_threads", "few_threads", "one_thread", "over_rows",
+           "threads", "worker_threads"]
 
 #: Factorisations and solves of matrices of lower order run on one BLAS thread.
 SMALL = 400
 #: Minibatch steps of fewer multiply-adds per forward pass run on one BLAS thread
 #: (:func:`matnet.train.first_order.minibatch_runner`; see the module docstring).
 SMALL_PRODUCTS = 16_000_000
+
+#: Passes over data (checking and scaling it before training) share its rows out to
+#: :func:`worker_threads` threads, each taking at least this many bytes (:func:`over_rows`).
+PASS_BYTES = 8 * 2 ** 20
 
 _controller = None
 _workers = ContextVar("matnet_worker_threads", default=None)   # set by few_threads / one_thread
@@ -120,3 +126,25 @@ def one_thread():
     """A context in which BLAS and LAPACK use one thread and matnet no threads of its own
     (e.g. runs of a sweep, whose results then do not depend on how many run side by side)."""
     return _one_thread(1)
+
+
+def over_rows(f, n_rows, nbytes):
+    """``[f(start, stop)]`` over consecutive ranges of ``n_rows`` rows, in order, for a
+    pass over ``nbytes`` bytes: one range per :func:`worker_threads` thread but none of
+    less than :data:`PASS_BYTES`, each in a thread of its own; one range on the calling
+    thread for a small pass.
+
+    For passes that NumPy runs outside the interpreter lock (ufuncs and reductions on
+    blocks of rows).  Measured on 60,000 × 784 float32 (188 MB) with two threads, two
+    ranges against one: the scaled copy 17 against 26 ms, the finiteness check 5 against
+    10 ms, the means and variances 16 against 22 ms; all that ``fit`` does before its
+    first SGD epoch, with its defaults, 45 against 64 ms (2026-11-30).  Right after a
+    multi-threaded BLAS call (another ``fit``) OpenBLAS's threads spin for about 0.1 s
+    and hold a core: the ranges then take about as long as one (68 against 63 ms).
+    """
+    parts = max(1, min(worker_threads(), int(nbytes) // PASS_BYTES, n_rows))
+    if parts == 1:
+        return [f(0, n_rows)]
+    bounds = [n_rows * i // parts for i in range(parts + 1)]
+    with ThreadPoolExecutor(parts, thread_name_prefix="matnet-data") as pool:
+        return list(pool.map(f, bounds[:-1], bounds[1:]))

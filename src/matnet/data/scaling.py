@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import backend
+from ..threads import over_rows
 
 __all__ = ["Scaling", "minmax", "standard", "minmax_from", "standard_from", "fit_scaling", "KINDS"]
 
@@ -51,11 +52,14 @@ class Scaling:
         X = np.asarray(X)
         out = np.empty(X.shape, np.result_type(X, self.scale))
         rows, out_rows = X.reshape(-1, X.shape[-1]), out.reshape(-1, X.shape[-1])
+        over_rows(lambda a, b: self._apply_rows(rows[a:b], out_rows[a:b]), rows.shape[0], out.nbytes)
+        return out
+
+    def _apply_rows(self, rows, out):
         size = _block_rows(rows)
         for start in range(0, rows.shape[0], size):
-            block = np.multiply(rows[start:start + size], self.scale, out=out_rows[start:start + size])
+            block = np.multiply(rows[start:start + size], self.scale, out=out[start:start + size])
             block += self.shift
-        return out
 
     @property
     def inverse_scale(self):
@@ -116,19 +120,46 @@ def _mean_var(X, rows=None):
     """Column means and variances of the rows ``rows`` (default all) in one pass over
     ``X``, without a copy: each block (in the cache) gives its sums and squared deviations
     from its own mean in ``X``'s dtype, combined in float64 by Chan, Golub and LeVeque's
-    pairwise update."""
-    xp, dtype = backend.namespace(X), backend.numpy_dtype(X.dtype)
+    pairwise update (on NumPy, the parts of the rows in threads: :func:`_parts`)."""
     n, mean, m2 = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    for part in _parts(_moments, X, rows):
+        n, mean, m2 = _merge((n, mean, m2), part)
+    return mean, m2 / max(n, 1)
+
+
+def _moments(X, rows):
+    """``(count, means, sums of squared deviations)`` of the rows ``rows`` of ``X``."""
+    xp, dtype = backend.namespace(X), backend.numpy_dtype(X.dtype)
+    moments = 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
     for block in _blocks(X, rows, 4 * _block_rows(X)):
         n_b = block.shape[0]
         mean_b = _host(xp.sum(block, axis=0)).astype(np.float64) / n_b
         d = block - backend.asarray(mean_b, xp, dtype)
         d *= d
-        delta, total = mean_b - mean, n + n_b                    # Chan, Golub & LeVeque's update
-        mean += delta * (n_b / total)
-        m2 += _host(xp.sum(d, axis=0)) + delta * delta * (n * n_b / total)
-        n = total
-    return mean, m2 / max(n, 1)
+        moments = _merge(moments, (n_b, mean_b, _host(xp.sum(d, axis=0))))
+    return moments
+
+
+def _merge(a, b):
+    """The moments of two sets of rows together (Chan, Golub & LeVeque)."""
+    (n_a, mean_a, m2_a), (n_b, mean_b, m2_b) = a, b
+    total = n_a + n_b
+    if not total:
+        return a
+    delta = mean_b - mean_a
+    return total, mean_a + delta * (n_b / total), m2_a + m2_b + delta * delta * (n_a * n_b / total)
+
+
+def _parts(f, X, rows):
+    """``[f(X, rows)]`` over parts of the rows ``rows`` of ``X`` (all when None): on
+    NumPy one part per worker thread, in threads, for a large pass
+    (:func:`~matnet.threads.over_rows`); else one."""
+    n = X.shape[0] if rows is None else len(rows)
+    if backend.namespace(X) is not np:
+        return [f(X, rows)]
+    nbytes = n * X.shape[1] * X.dtype.itemsize
+    rows = None if rows is None else np.asarray(rows)
+    return over_rows(lambda a, b: f(X[a:b], None) if rows is None else f(X, rows[a:b]), n, nbytes)
 
 
 def _host(column_values):
@@ -143,17 +174,23 @@ def minmax(X, dtype=np.float64, rows=None):
     data is checked before), reduce about twice as fast as ``minimum`` and ``maximum``
     (60,000 × 784 float32: 13 against 27 ms)."""
     X = _columns(X)
+    ranges = _parts(_range, X, rows)
+    return minmax_from(np.min([lo for lo, _ in ranges], axis=0), np.max([hi for _, hi in ranges], axis=0), dtype)
+
+
+def _range(X, rows):
+    """Column minima and maxima of the rows ``rows`` of ``X`` (``inf`` and ``-inf`` for none)."""
     xp = backend.namespace(X)
     if xp is np:
         lo, hi = np.full(X.shape[1], np.inf, X.dtype), np.full(X.shape[1], -np.inf, X.dtype)
         for block in _blocks(X, rows):
             np.fmin(lo, np.fmin.reduce(block, axis=0), out=lo)
             np.fmax(hi, np.fmax.reduce(block, axis=0), out=hi)
-        return minmax_from(lo, hi, dtype)
+        return lo, hi
     lo, hi = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
     for block in _blocks(X, rows):
         lo, hi = np.minimum(lo, _host(xp.min(block, axis=0))), np.maximum(hi, _host(xp.max(block, axis=0)))
-    return minmax_from(lo, hi, dtype)
+    return lo, hi
 
 
 def minmax_from(lo, hi, dtype=np.float64):

@@ -25,9 +25,8 @@ each delayed connection, the transition ``G_d(t) = da_M(t)/da_M(t-d)``; then
 runs step by step, one matrix product per step (a long block of small products in
 chunks of about ``√B`` steps: :meth:`_Recurrence._chunked`).  Without delays ``M`` is
 the outputs and ``Σ = E``: the static Jacobian, back-propagation with one seed per
-output.  Rows
-come in blocks (of samples, or of time steps for a recurrent network) so that
-``JᵀJ`` can be accumulated in bounded memory.
+output.  Rows come in blocks (of samples, or of time steps for a recurrent network)
+so that ``JᵀJ`` can be accumulated in bounded memory.
 
 The same passes carry the step's extensions (docs/architecture.md): a graph connection
 sends ``P(θ)ᵀ dZ`` to its weight (and ``P.gradient`` to a filter); a product layer sends

@@ -456,6 +456,8 @@ def _by_step(A):
 
 
 class _Steps:
+    """``A[t, ...]`` as ``[t]``."""
+
     def __init__(self, A):
         self.A = A
 

@@ -1,4 +1,4 @@
-"""BLAS threads for small linear algebra.
+"""BLAS threads for small linear algebra; matnet's own threads for large passes over data.
 
 NumPy's BLAS and LAPACK split every call over all cores.  For the small matrices of
 Levenberg–Marquardt and Bayesian regularisation (``JᵀJ`` of a few hundred parameters)
@@ -43,6 +43,10 @@ h      products    alone, 1 / 2 threads   busy, 1 / 2 threads
 Below :data:`SMALL_PRODUCTS` a second thread gains nothing alone and triples the time
 on a busy machine, so those steps run on one thread; above it the second thread pays
 when the machine is idle, and stays.
+
+Passes over the data before training (its check, its scaling's statistics and its scaled
+copy) are NumPy's, on one thread; :func:`over_rows` shares the rows of a large one out
+to as many threads of matnet's as BLAS may use.
 """
 from __future__ import annotations
 

@@ -95,7 +95,6 @@ def test_passes_in_parts_on_threads_equal_one_pass(dtype, subset, monkeypatch):
         out = real(f, n_rows, nbytes)
         parts.append(len(out))
         return out
-    monkeypatch.setattr(threads, "over_rows", counted)
     from matnet.data import scaling
     monkeypatch.setattr(scaling, "over_rows", counted)
     both = minmax(X, dtype, rows), standard(X, dtype, rows)

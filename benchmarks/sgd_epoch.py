@@ -63,7 +63,7 @@ def run_matnet(X, y, epochs, defaults=False):
     return (h.time[-1] - h.time[0]) / epochs, total
 
 
-def _after_pause(run, seconds=0.5):
+def _after_pause(run, seconds=0.2):
     """``run()`` once the BLAS threads of the work before have stopped spinning (OpenBLAS's
     wait for the next call, about 0.1 s, holds a core), as a user's ``fit`` starts."""
     time.sleep(seconds)
@@ -159,7 +159,7 @@ def main():
     e, f = (statistics.median(v) for v in zip(*defaults))
     outside = f - E * e
     print(f"matnet's fit with its defaults (min-max scaling, 70/15/15 division; {args.repeats} runs after these, "
-          "each after a 0.5 s pause): "
+          "each after a 0.2 s pause): "
           f"epoch {e:.3f} s, {outside:.3f} s ({outside / e:.0%} of an epoch) outside the loop")
 
 

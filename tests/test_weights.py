@@ -141,9 +141,9 @@ def test_sparse_gradient_paths(threshold, chunk):
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_dense_jacobian_into_columns(size, K, dtype):
-    """Both kernels (einsum per seed below ``EINSUM_SIZE`` entries, a broadcast multiply
-    from it) write the outer products into a strided block of columns of a larger
-    Jacobian and leave the other columns alone."""
+    """Both kernels (einsum per seed below ``EINSUM_SIZE`` entries or for one seed, a
+    broadcast multiply otherwise) write the outer products into a strided block of
+    columns of a larger Jacobian and leave the other columns alone."""
     rng = np.random.default_rng(K)
     shape = (size // 8, 8) if size % 8 == 0 else (size // 7, 7)
     W = rng.standard_normal(shape).astype(dtype)

@@ -14,11 +14,12 @@ from .base import WeightOperator, _into
 
 __all__ = ["Dense", "Sum", "combine", "EINSUM_SIZE"]
 
-#: Weights of fewer entries write their per-row Jacobian one seed at a time with einsum,
-#: whose kernel writes short outer products about twice as fast as a broadcast multiply
-#: (480 rows, 2 seeds, 5 × 3: 25 against 50 µs; 5,000 rows, 3 seeds, 10 × 5: 0.7 against
-#: 1.6 ms); larger ones (1,000 rows, 10 seeds, 20 × 64: 15 against 11 ms in float64) keep
-#: the multiply.  Measured on this project's machine, 2026-11-30.
+#: Weights of fewer entries, and any weight for one seed, write their per-row Jacobian
+#: one seed at a time with einsum, whose kernel writes short outer products about twice
+#: as fast as a broadcast multiply (480 rows, 2 seeds, 5 × 3: 25 against 50 µs; 5,000
+#: rows, 3 seeds, 10 × 5: 0.7 against 1.6 ms; 2,048 rows, 1 seed, 100 × 20: 2.3 against
+#: 4.1 ms); larger weights for several seeds (1,000 rows, 10 seeds, 20 × 64: 15 against
+#: 11 ms in float64) keep the multiply.  Measured on this project's machine, 2026-11-30.
 EINSUM_SIZE = 1024
 
 
@@ -71,7 +72,7 @@ class Dense(WeightOperator):
             return _into(out, outer)
         J = np.empty((B, K, self.W.size), self.W.dtype) if out is None else out
         blocks = np.reshape(J, (B, K, R, X.shape[1]), copy=False)
-        if self.W.size < EINSUM_SIZE:
+        if K == 1 or self.W.size < EINSUM_SIZE:
             for k in range(K):
                 np.einsum("br,bc->brc", D[k], X, out=blocks[:, k])
         else:

@@ -385,12 +385,12 @@ class NormalEquations:
     def _workers(self):
         """How many threads accumulate the blocks: one per BLAS thread in effect for a
         network on NumPy with at least :data:`PARALLEL_PARAMS` parameters whose rows are
-        independent, called from the main thread, without a block size or memory reduction
-        chosen by the user, and either with BLAS on one thread (:func:`~matnet.threads.few_threads`:
-        the workers get the threads BLAS had) or with at least :data:`THREADED_PARAMS`
-        parameters; else 1.  (BLAS thread limits are the
-        process's: computations already running side by side in threads, such as a Dask
-        scheduler's chunks, would undo each other's limits.)"""
+        independent, called from the main thread, without a block size or memory
+        reduction chosen by the user, and either with BLAS on one thread
+        (:func:`~matnet.threads.few_threads`: the workers get the threads BLAS had) or
+        with at least :data:`THREADED_PARAMS` parameters; else 1.  (BLAS thread limits
+        are the process's: computations already running side by side in threads, such
+        as a Dask scheduler's chunks, would undo each other's limits.)"""
         problem = self.problem
         P = problem.theta.size
         if (self.chosen or problem.whole or problem.xp is not np or P < PARALLEL_PARAMS

@@ -66,6 +66,22 @@ def test_minmax_maps_to_minus_one_one_and_back():
     np.testing.assert_allclose(s.invert(np.full((1, 3), 0.7))[0, 2], 3.0)
 
 
+def test_scaled_copy_equals_the_affine_map_for_every_layout(monkeypatch):
+    """The blocked copy (scale and shift repeated to a block's shape) is ``X * scale +
+    shift`` exactly: rows not a multiple of the block, strided and series inputs, a wider
+    dtype than the scaling's, no rows."""
+    from matnet.data import scaling
+    monkeypatch.setattr(scaling, "_BLOCK_BYTES", 1)          # blocks of 16 rows
+    rng = np.random.default_rng(3)
+    s = minmax(rng.normal(size=(50, 5)), np.float32)
+    wide = rng.normal(size=(37, 10))
+    for X in (wide[:, :5].astype(np.float32), wide[:, ::2].astype(np.float32), wide[:, 1:6],
+              rng.normal(size=(3, 21, 5)).astype(np.float32), np.zeros((0, 5), np.float32)):
+        U = s.apply(X)
+        assert U.dtype == np.result_type(X, s.scale) and U.shape == X.shape
+        np.testing.assert_array_equal(U, X * s.scale + s.shift)
+
+
 def test_standard_scaling():
     X = np.random.default_rng(0).normal(4, 2, size=(500, 2))
     s = standard(X)
@@ -117,6 +133,11 @@ def test_passes_in_parts_on_threads_equal_one_pass(dtype, subset, monkeypatch):
     with pytest.raises(ValueError, match="first at sample 700, feature 5"):
         _finite(bad, "input 'x'", ("sample", "feature"))
     _finite(X, "input 'x'", ("sample", "feature"))
+    huge = np.full((4, 2), np.finfo(dtype).max, dtype)        # finite, but its sums overflow
+    _finite(huge, "input 'x'", ("sample", "feature"))
+    huge[3, 1] = np.nan
+    with pytest.raises(ValueError, match="first at sample 3, feature 1"):
+        _finite(huge, "input 'x'", ("sample", "feature"))
     assert parts[-3:] == [3, 3, 3]
 
 
@@ -125,3 +146,21 @@ def test_encode_labels():
     assert classes == ["a", "b"] and E.tolist() == [[0, 1], [1, 0], [0, 1]]
     E, _ = encode_labels(np.array([1, 0, 1]), n_columns=1)
     assert E.tolist() == [[1], [0], [1]]
+
+
+@pytest.mark.parametrize("labels, classes", [
+    (np.array([7, 3, 7, 9, 3]), [9, 3, 7]),                      # given order, not sorted: binary search
+    (np.array(["b", "a", "c", "a"]), ["c", "a", "b"]),
+    (np.array([True, False, True]), [True, False]),
+    (np.array([2, 1, 2], dtype=np.uint8), [1, 2]),                 # other kinds: one lookup per label
+    (np.array(["x", 1, "x"], dtype=object), [1, "x"])])
+def test_encode_labels_with_given_classes(labels, classes):
+    E, kept = encode_labels(labels, classes)
+    assert kept == classes
+    np.testing.assert_array_equal(E, [[float(label == c) for c in classes] for label in labels.tolist()])
+    unseen = np.concatenate([labels, labels[:1]]).astype(object)
+    unseen[-1] = "new"
+    with pytest.raises(ValueError, match=r"labels \['new'\] were not seen in training"):
+        encode_labels(unseen, classes)
+    with pytest.raises(ValueError, match=r"labels \[5\] were not seen"):
+        encode_labels(np.array([5]), [])

@@ -34,12 +34,12 @@ def encode_labels(T, classes=None, n_columns=None):
     classes : list
     """
     T = np.asarray(T)
-    classes = sorted(np.unique(T).tolist()) if classes is None else list(classes)
-    index = {c: k for k, c in enumerate(classes)}
-    unseen = [c for c in np.unique(T).tolist() if c not in index]
-    if unseen:
-        raise ValueError(f"labels {unseen[:5]} were not seen in training (classes: {classes[:20]})")
-    codes = np.array([index[c] for c in T.tolist()], dtype=int)
+    if classes is None:
+        found, codes = np.unique(T, return_inverse=True)
+        classes = found.tolist()
+    else:
+        classes = list(classes)
+        codes = _codes(T, classes)
     width = len(classes) if n_columns is None else n_columns
     if width == 1:
         if len(classes) > 2:
@@ -48,6 +48,24 @@ def encode_labels(T, classes=None, n_columns=None):
     if width != len(classes):
         raise ValueError(f"{len(classes)} classes need an output layer of {len(classes)} units, not {width}")
     return np.eye(width)[codes], classes
+
+
+def _codes(T, classes):
+    """The column of each label of ``T`` among ``classes``: by binary search in the sorted
+    classes when they are of the labels' kind, else by a lookup per label."""
+    known = np.asarray(classes)
+    if known.size and known.ndim == 1 and known.dtype.kind == T.dtype.kind and known.dtype.kind in "iubU":
+        order = np.argsort(known, kind="stable")
+        codes = order[np.minimum(np.searchsorted(known, T, sorter=order), len(known) - 1)]
+        unseen = known[codes] != T
+    else:
+        index = {c: k for k, c in enumerate(classes)}
+        codes = np.array([index.get(c, 0) for c in T.tolist()], dtype=np.intp)
+        unseen = np.array([c not in index for c in T.tolist()], dtype=bool)
+    if unseen.any():
+        raise ValueError(f"labels {np.unique(T[unseen]).tolist()[:5]} were not seen in training "
+                         f"(classes: {classes[:20]})")
+    return codes
 
 
 def prepare_targets(net, T, n_samples, scale=True):

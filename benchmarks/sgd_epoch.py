@@ -6,8 +6,9 @@ Timed as a user calls it: matnet's whole ``fit`` (data checks, label encoding, s
 the initial loss; no division, as the peers train on all samples), PyTorch's eager loop
 with its standardisation and set-up, scikit-learn's ``StandardScaler`` and
 ``MLPClassifier.fit``; and the epoch loop alone of matnet and PyTorch.  One warm-up,
-then ``--repeats`` interleaved runs; medians and ratios.  After them, matnet's ``fit``
-with all its defaults, each after a pause as a user's call starts (BLAS threads asleep),
+then ``--repeats`` interleaved runs, each after a pause as a user's call starts (the
+threads of the run before asleep: OpenBLAS's spin for about 0.1 s after a call and would
+hold a core); medians and ratios.  After them, matnet's ``fit`` with all its defaults
 shows the share of an epoch spent outside the loop.  The
 single-thread float32 matrix-product peak (numpy 4096×4096 matmul) is measured in the
 same run to show how much of the machine matnet's epoch uses.
@@ -132,11 +133,11 @@ def main():
         for _ in range(args.repeats):                                 # interleaved
             for name, run in (("matnet", lambda: run_matnet(X, y, E)),
                               ("pytorch", lambda: run_torch(X, y, threads, E))):
-                e, f = run()
+                e, f = _after_pause(run)
                 epoch[name].append(e)
                 fits[name].append(f)
             if not args.no_sklearn:
-                fits["sklearn"].append(run_sklearn(X, y, E))
+                fits["sklearn"].append(_after_pause(lambda: run_sklearn(X, y, E)))
         defaults = [_after_pause(lambda: run_matnet(X, y, E, defaults=True)) for _ in range(args.repeats + 1)][1:]
     med_epoch = {k: statistics.median(v) for k, v in epoch.items()}
     med_fit = {k: statistics.median(v) for k, v in fits.items() if v}
@@ -158,8 +159,7 @@ def main():
     print(f"  (the first of these fits, the process's first touch of memory for the scaled copy: {first:.3f} s)")
     e, f = (statistics.median(v) for v in zip(*defaults))
     outside = f - E * e
-    print(f"matnet's fit with its defaults (min-max scaling, 70/15/15 division; {args.repeats} runs after these, "
-          "each after a 0.2 s pause): "
+    print(f"matnet's fit with its defaults (min-max scaling, 70/15/15 division; {args.repeats} runs after these): "
           f"epoch {e:.3f} s, {outside:.3f} s ({outside / e:.0%} of an epoch) outside the loop")
 
 

@@ -141,8 +141,8 @@ def over_rows(f, n_rows, nbytes):
     For passes that NumPy runs outside the interpreter lock (ufuncs and reductions on
     blocks of rows).  Measured on 60,000 × 784 float32 (188 MB) with two threads, two
     ranges against one: the scaled copy 17 against 27 ms, the means and variances 14
-    against 22 ms, the ranges 10 against 14 ms, the finiteness check 8 against 10 ms; all
-    that ``fit`` does before its first SGD epoch, with its defaults, 45 against 64 ms
+    against 22 ms, the ranges 10 against 14 ms, the finiteness check 5 against 6 ms; all
+    that ``fit`` does before its first SGD epoch, with its defaults, 42 against 55 ms
     (2026-11-30).  Right after a multi-threaded BLAS call (another ``fit``) OpenBLAS's
     threads spin for about 0.1 s and hold a core: the ranges then take about as long as
     one (68 against 63 ms).

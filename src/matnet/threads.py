@@ -140,7 +140,7 @@ def over_rows(f, n_rows, nbytes):
 
     For passes that NumPy runs outside the interpreter lock (ufuncs and reductions on
     blocks of rows).  Measured on 60,000 × 784 float32 (188 MB) with two threads, two
-    ranges against one: the scaled copy 17 against 27 ms, the means and variances 14
+    ranges against one: the scaled copy 15 against 22 ms, the means and variances 14
     against 22 ms, the ranges 10 against 14 ms, the finiteness check 5 against 6 ms; all
     that ``fit`` does before its first SGD epoch, with its defaults, 42 against 55 ms
     (2026-11-30).  Right after a multi-threaded BLAS call (another ``fit``) OpenBLAS's

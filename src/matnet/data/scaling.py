@@ -59,6 +59,7 @@ class Scaling:
         return out
 
     def _apply_rows(self, rows, out):
+        """``out[...] = rows * scale + shift`` for ``rows`` ``(m, n)``, block by block."""
         size = min(_block_rows(rows), max(rows.shape[0], 1))
         scale, shift = (np.broadcast_to(a.astype(out.dtype), (size, a.size)).copy() for a in (self.scale, self.shift))
         for start in range(0, rows.shape[0], size):

@@ -60,8 +60,8 @@ def _codes(T, classes):
         unseen = known[codes] != T
     else:
         index = {c: k for k, c in enumerate(classes)}
-        codes = np.array([index.get(c, 0) for c in T.tolist()], dtype=np.intp)
-        unseen = np.array([c not in index for c in T.tolist()], dtype=bool)
+        codes = np.array([index.get(c, -1) for c in T.tolist()], dtype=np.intp)
+        unseen = codes < 0
     if unseen.any():
         raise ValueError(f"labels {np.unique(T[unseen]).tolist()[:5]} were not seen in training "
                          f"(classes: {classes[:20]})")
